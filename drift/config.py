@@ -1,0 +1,360 @@
+"""Typed configuration: one dataclass per config group, checked when a run starts.
+
+Hydra composes YAML from ``conf/``; :func:`load_config` merges it onto these dataclasses, so an
+unknown key, a wrong type or a missing ``???`` value fails at start-up with the key named, and
+each ``__post_init__`` rejects values that make no sense (``method.beta <= 0``, say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+class TaskSource(str, Enum):
+    EMBEDDED = "embedded"
+    FILE = "file"
+    HF_DATASET = "hf_dataset"
+
+
+class RecordFormat(str, Enum):
+    AUTO = "auto"
+    METAMATHQA = "metamathqa"
+    MATH = "math"
+    DRIFT = "drift"
+
+
+class DType(str, Enum):
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+
+
+class EngineName(str, Enum):
+    HF = "hf"
+    VLLM = "vllm"
+    SCRIPTED = "scripted"
+
+
+class VerifierName(str, Enum):
+    EXACT = "exact"
+    MATH_VERIFY = "math_verify"
+
+
+class Weighting(str, Enum):
+    UNIFORM = "uniform"
+    DRIFT_IW = "drift_iw"
+    RFT = "rft"
+
+
+class Normalize(str, Enum):
+    MEAN = "mean"
+    WEIGHT_SUM = "weight_sum"
+
+
+class LossTurns(str, Enum):
+    FINAL = "final"
+    ALL = "all"
+
+
+class Schedule(str, Enum):
+    CONSTANT = "constant"
+    LINEAR = "linear"
+    COSINE = "cosine"
+
+
+class LoggerName(str, Enum):
+    NONE = "none"
+    CSV = "csv"
+    WANDB = "wandb"
+
+
+class WandbMode(str, Enum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    DISABLED = "disabled"
+
+
+class ConfigError(ValueError):
+    """A config value is missing, mistyped or out of range; the message names the key."""
+
+
+def _positive(key: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")
+
+
+def _non_negative(key: str, value: float) -> None:
+    if value < 0:
+        raise ConfigError(f"{key} must be >= 0, got {value}")
+
+
+@dataclass
+class TaskConfig:
+    """Where problems come from and the feedback environment around them."""
+
+    name: TaskSource = TaskSource.EMBEDDED
+    num_train: int = 1000
+    num_val: int = 64
+    num_test: int = 500
+    num_candidates: int = 4
+    seed: int = 1234
+    files: dict[str, str] = field(default_factory=dict)
+    dataset: str | None = None
+    dataset_config: str | None = None
+    splits: dict[str, str] = field(default_factory=dict)
+    format: RecordFormat = RecordFormat.AUTO
+    filter_type: str | None = None
+    limit: int | None = None
+    system_prompt: str | None = None
+    feedback: str = "Incorrect. Please think again."
+    max_turns: int = 5
+
+    def __post_init__(self) -> None:
+        for key in ("num_train", "num_test", "num_candidates", "max_turns"):
+            _positive(f"task.{key}", getattr(self, key))
+        _non_negative("task.num_val", self.num_val)
+        if self.name == "file" and "train" not in self.files:
+            raise ConfigError("task.files.train is required when task.name=file")
+        if self.name == "hf_dataset" and not self.dataset:
+            raise ConfigError("task.dataset is required when task.name=hf_dataset")
+        if self.limit is not None:
+            _positive("task.limit", self.limit)
+
+
+@dataclass
+class TinyModelConfig:
+    """Shape of the tiny Llama built from a config for the embedded task."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 256
+    max_position_embeddings: int = 256
+
+    def __post_init__(self) -> None:
+        for key in ("hidden_size", "num_layers", "num_heads", "intermediate_size"):
+            _positive(f"model.tiny.{key}", getattr(self, key))
+        if self.hidden_size % self.num_heads:
+            raise ConfigError("model.tiny.hidden_size must be divisible by model.tiny.num_heads")
+
+
+@dataclass
+class LoraConfig:
+    """PEFT LoRA adapter settings; ``model.lora: null`` means full fine-tuning."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+    merge_on_export: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("model.lora.r", self.r)
+        _positive("model.lora.alpha", self.alpha)
+
+
+@dataclass
+class WarmupConfig:
+    """Supervised warm-up that turns the tiny model into the reference policy (cached)."""
+
+    enabled: bool = True
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 3e-3
+    num_examples: int = 20000
+    multi_turn_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "lr", "num_examples"):
+            _positive(f"model.warmup.{key}", getattr(self, key))
+        if not 0 <= self.multi_turn_fraction <= 1:
+            raise ConfigError("model.warmup.multi_turn_fraction must be in [0, 1]")
+
+
+@dataclass
+class ModelConfig:
+    """Which model to start from: a HF name or local path, or the tiny model (``tiny``)."""
+
+    name_or_path: str = "tiny"
+    dtype: DType = DType.FLOAT32
+    trust_remote_code: bool = False
+    attn_implementation: str = "eager"
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+    lora: LoraConfig | None = None
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.name_or_path == "tiny"
+
+
+@dataclass
+class RolloutConfig:
+    """How trajectories are sampled from the reference policy."""
+
+    engine: EngineName = EngineName.HF
+    num_samples: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 24
+    batch_size: int = 1024
+    chunk_prompts: int = 250
+
+    def __post_init__(self) -> None:
+        for key in ("num_samples", "max_new_tokens", "batch_size", "chunk_prompts"):
+            _positive(f"rollout.{key}", getattr(self, key))
+        _non_negative("rollout.temperature", self.temperature)
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"rollout.top_p must be in (0, 1], got {self.top_p}")
+
+
+@dataclass
+class RewardConfig:
+    """Verifier and the shape of the return: R = sum_t gamma^(t-1) r_t + penalties."""
+
+    verifier: VerifierName = VerifierName.EXACT
+    gamma: float = 0.9
+    format_penalty: float = 0.1
+    repetition_penalty: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"reward.gamma must be in (0, 1], got {self.gamma}")
+        _non_negative("reward.format_penalty", self.format_penalty)
+        _non_negative("reward.repetition_penalty", self.repetition_penalty)
+
+
+@dataclass
+class MethodConfig:
+    """One method: how trajectories become weighted training examples, and whether to train."""
+
+    name: str = "???"
+    train: bool = True
+    weighting: Weighting = Weighting.UNIFORM
+    beta: float = 0.1
+    normalize: Normalize = Normalize.MEAN
+    loss_turns: LossTurns = LossTurns.FINAL
+
+    def __post_init__(self) -> None:
+        _positive("method.beta", self.beta)
+
+
+@dataclass
+class TrainerConfig:
+    """Optimisation and Lightning settings shared by every method."""
+
+    max_epochs: int = 1
+    max_steps: int = -1
+    micro_batch_size: int = 32
+    effective_batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    schedule: Schedule = Schedule.CONSTANT
+    grad_clip: float = 1.0
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    max_length: int = 512
+    num_workers: int = 0
+    log_every_n_steps: int = 10
+
+    def __post_init__(self) -> None:
+        for key in ("max_epochs", "micro_batch_size", "effective_batch_size", "lr", "devices"):
+            _positive(f"trainer.{key}", getattr(self, key))
+        _non_negative("trainer.weight_decay", self.weight_decay)
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"trainer.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        per_step = self.micro_batch_size * self.devices * self.num_nodes
+        if self.effective_batch_size % per_step:
+            raise ConfigError(
+                "trainer.effective_batch_size must be a multiple of trainer.micro_batch_size "
+                f"x devices x nodes ({per_step}), got {self.effective_batch_size}"
+            )
+
+    @property
+    def accumulate_grad_batches(self) -> int:
+        return self.effective_batch_size // (self.micro_batch_size * self.devices * self.num_nodes)
+
+
+@dataclass
+class EvalConfig:
+    """Multi-turn evaluation on the test split: greedy, plus optional sampled episodes."""
+
+    greedy: bool = True
+    sampled_samples: int = 4
+    temperature: float = 1.0
+    max_new_tokens: int = 24
+    batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        _non_negative("eval.sampled_samples", self.sampled_samples)
+        _positive("eval.max_new_tokens", self.max_new_tokens)
+
+
+@dataclass
+class LoggerConfig:
+    """Where metrics go: nowhere but files, a CSV logger, or Weights & Biases."""
+
+    name: LoggerName = LoggerName.CSV
+    project: str = "drift"
+    group: str | None = None
+    mode: WandbMode = WandbMode.OFFLINE
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PathsConfig:
+    """Run directory (Hydra's) and the cache shared by runs with the same upstream config."""
+
+    root_dir: str = "."
+    output_dir: str = "outputs/run"
+    cache_dir: str = "outputs/cache"
+
+
+@dataclass
+class DriftConfig:
+    """The whole run. ``compare`` (name -> method) runs several methods on shared artifacts."""
+
+    seed: int = 0
+    experiment: str = "default"
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    compare: dict[str, MethodConfig] = field(default_factory=dict)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+    def methods(self) -> dict[str, MethodConfig]:
+        """The methods this run trains and evaluates, in order."""
+        return dict(self.compare) if self.compare else {self.method.name: self.method}
+
+
+def load_config(cfg: DictConfig | dict[str, Any]) -> DriftConfig:
+    """Check a composed config against :class:`DriftConfig` and return the typed object."""
+    raw = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg.copy()
+    with_hydra = "hydra" in raw
+    if with_hydra:
+        raw = OmegaConf.masked_copy(raw, [k for k in raw if k != "hydra"])
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(DriftConfig), raw)
+        obj = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None)
+        msg = str(err.msg).splitlines()[0]
+        raise ConfigError(f"invalid config at '{key}': {msg}" if key else msg) from None
+    assert isinstance(obj, DriftConfig)
+    return obj
