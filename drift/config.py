@@ -15,68 +15,102 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 
+# Choices: each has a lower-case name (as written in YAML) and an upper-case alias for code.
+
+
 class TaskSource(str, Enum):
-    EMBEDDED = "embedded"
-    FILE = "file"
-    HF_DATASET = "hf_dataset"
+    embedded = "embedded"
+    EMBEDDED = "embedded"  # alias
+    file = "file"
+    FILE = "file"  # alias
+    hf_dataset = "hf_dataset"
+    HF_DATASET = "hf_dataset"  # alias
 
 
 class RecordFormat(str, Enum):
-    AUTO = "auto"
-    METAMATHQA = "metamathqa"
-    MATH = "math"
-    DRIFT = "drift"
+    auto = "auto"
+    AUTO = "auto"  # alias
+    metamathqa = "metamathqa"
+    METAMATHQA = "metamathqa"  # alias
+    math = "math"
+    MATH = "math"  # alias
+    drift = "drift"
+    DRIFT = "drift"  # alias
 
 
 class DType(str, Enum):
-    FLOAT32 = "float32"
-    BFLOAT16 = "bfloat16"
-    FLOAT16 = "float16"
+    float32 = "float32"
+    FLOAT32 = "float32"  # alias
+    bfloat16 = "bfloat16"
+    BFLOAT16 = "bfloat16"  # alias
+    float16 = "float16"
+    FLOAT16 = "float16"  # alias
 
 
 class EngineName(str, Enum):
-    HF = "hf"
-    VLLM = "vllm"
-    SCRIPTED = "scripted"
+    hf = "hf"
+    HF = "hf"  # alias
+    vllm = "vllm"
+    VLLM = "vllm"  # alias
+    scripted = "scripted"
+    SCRIPTED = "scripted"  # alias
 
 
 class VerifierName(str, Enum):
-    EXACT = "exact"
-    MATH_VERIFY = "math_verify"
+    exact = "exact"
+    EXACT = "exact"  # alias
+    math_verify = "math_verify"
+    MATH_VERIFY = "math_verify"  # alias
 
 
 class Weighting(str, Enum):
-    UNIFORM = "uniform"
-    DRIFT_IW = "drift_iw"
-    RFT = "rft"
+    uniform = "uniform"
+    UNIFORM = "uniform"  # alias
+    drift_iw = "drift_iw"
+    DRIFT_IW = "drift_iw"  # alias
+    rft = "rft"
+    RFT = "rft"  # alias
 
 
 class Normalize(str, Enum):
-    MEAN = "mean"
-    WEIGHT_SUM = "weight_sum"
+    mean = "mean"
+    MEAN = "mean"  # alias
+    weight_sum = "weight_sum"
+    WEIGHT_SUM = "weight_sum"  # alias
 
 
 class LossTurns(str, Enum):
-    FINAL = "final"
-    ALL = "all"
+    final = "final"
+    FINAL = "final"  # alias
+    all = "all"
+    ALL = "all"  # alias
 
 
 class Schedule(str, Enum):
-    CONSTANT = "constant"
-    LINEAR = "linear"
-    COSINE = "cosine"
+    constant = "constant"
+    CONSTANT = "constant"  # alias
+    linear = "linear"
+    LINEAR = "linear"  # alias
+    cosine = "cosine"
+    COSINE = "cosine"  # alias
 
 
 class LoggerName(str, Enum):
-    NONE = "none"
-    CSV = "csv"
-    WANDB = "wandb"
+    none = "none"
+    NONE = "none"  # alias
+    csv = "csv"
+    CSV = "csv"  # alias
+    wandb = "wandb"
+    WANDB = "wandb"  # alias
 
 
 class WandbMode(str, Enum):
-    ONLINE = "online"
-    OFFLINE = "offline"
-    DISABLED = "disabled"
+    online = "online"
+    ONLINE = "online"  # alias
+    offline = "offline"
+    OFFLINE = "offline"  # alias
+    disabled = "disabled"
+    DISABLED = "disabled"  # alias
 
 
 class ConfigError(ValueError):
@@ -317,6 +351,7 @@ class PathsConfig:
     """Run directory (Hydra's) and the cache shared by runs with the same upstream config."""
 
     root_dir: str = "."
+    log_dir: str = "outputs"
     output_dir: str = "outputs/run"
     cache_dir: str = "outputs/cache"
 
@@ -326,7 +361,7 @@ class DriftConfig:
     """The whole run. ``compare`` (name -> method) runs several methods on shared artifacts."""
 
     seed: int = 0
-    experiment: str = "default"
+    name: str = "default"
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     method: MethodConfig = field(default_factory=MethodConfig)

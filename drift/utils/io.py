@@ -66,7 +66,8 @@ def read_jsonl(
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
             if not isinstance(record, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+                kind_name = type(record).__name__
+                raise DataError(f"{path}:{lineno}: expected a JSON object, got {kind_name}")
             for key, kind in (required or {}).items():
                 if key not in record:
                     raise DataError(f"{path}:{lineno}: missing field '{key}'")

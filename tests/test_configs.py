@@ -1,0 +1,72 @@
+"""Every config group option and every experiment preset composes and passes validation."""
+
+from pathlib import Path
+
+import pytest
+
+from drift.config import ConfigError, load_config
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = ["task", "model", "method", "rollout", "reward", "trainer", "logger"]
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "override", [f"{g}={o}" for g in GROUPS for o in _options(g)], ids=lambda s: s
+)
+def test_group_option_composes_and_validates(compose_cfg, override):
+    cfg = load_config(compose_cfg([override]))
+    assert cfg.task.max_turns > 0
+
+
+@pytest.mark.parametrize("experiment", _options("experiment"))
+def test_experiment_preset_composes(compose_cfg, experiment):
+    cfg = load_config(compose_cfg([f"experiment={experiment}"]))
+    assert cfg.name == experiment
+
+
+def test_demo_compares_four_methods_on_one_task(compose_cfg):
+    cfg = load_config(compose_cfg(["experiment=demo"]))
+    assert list(cfg.methods()) == ["reference", "uniform_sft", "rft", "drift_iw"]
+    assert cfg.methods()["drift_iw"].beta == 0.1
+    assert not cfg.methods()["reference"].train
+
+
+def test_single_method_run_uses_method_group(compose_cfg):
+    cfg = load_config(compose_cfg(["method=drift_iw", "method.beta=0.05"]))
+    assert cfg.methods() == {"drift_iw": cfg.method}
+    assert cfg.method.beta == 0.05
+    assert cfg.name == "drift_iw"
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("method.beta=0", "method.beta"),
+        ("method.beta=-1", "method.beta"),
+        ("trainer.lr=fast", "trainer.lr"),
+        ("rollout.num_samples=0", "rollout.num_samples"),
+        ("task.num_train=-5", "task.num_train"),
+        ("+method.temperature=2", "method.temperature"),
+        ("trainer.effective_batch_size=100", "trainer.effective_batch_size"),
+        ("reward.verifier=fuzzy", "reward.verifier"),
+    ],
+)
+def test_bad_values_name_their_key(compose_cfg, override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(compose_cfg([override]))
+
+
+def test_paper_preset_pins_the_paper_setting(compose_cfg):
+    cfg = load_config(compose_cfg(["experiment=drift_iw_paper"]))
+    assert cfg.model.name_or_path == "Qwen/Qwen2.5-3B-Instruct"
+    assert cfg.model.trust_remote_code is False
+    assert (cfg.rollout.num_samples, cfg.rollout.temperature, cfg.task.max_turns) == (16, 1.0, 5)
+    assert (cfg.reward.gamma, cfg.method.beta) == (0.9, 0.1)
+    assert (cfg.trainer.lr, cfg.trainer.warmup_ratio, cfg.trainer.weight_decay) == (5e-6, 0.1, 0.1)
+    assert cfg.trainer.effective_batch_size == 128 and cfg.trainer.max_epochs == 1
+    assert cfg.trainer.precision == "bf16-mixed"
+    assert cfg.task.limit == 1800
