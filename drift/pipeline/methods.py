@@ -69,7 +69,8 @@ def train_method(
         loggers=loggers,
     )
     policy_dir = out_dir / "policy"
-    export_hf(result.model, tokenizer, policy_dir)
+    merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
+    export_hf(result.model, tokenizer, policy_dir, merge_lora=merge)
     stats = {
         **weight_summary(weighted),
         "train/examples": float(len(examples)),

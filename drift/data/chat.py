@@ -1,0 +1,130 @@
+"""Tokenise conversations with a chat template and mark which tokens carry the loss.
+
+Stock chat templates rarely have ``{% generation %}`` markers, so the assistant mask is built by
+rendering the conversation prefix by prefix and diffing token spans: the tokens of an
+assistant turn are those between "everything before it + generation prompt" and "everything
+up to and including it". The span is cut right after its last eos token, so it covers the
+assistant's content and its closing eos (``<|end|>``, ChatML's ``<|im_end|>``) but not a
+newline a template puts after it. A prefix that is not a token-prefix of the whole
+conversation (a template that rewrites earlier turns, merges across turn boundaries) raises
+``ValueError``: the mask would be wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+from drift.types import Message, TrainExample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EncodedExample:
+    """A tokenised training conversation: ``input_ids`` [T], ``loss_mask`` [T] (0/1), weight."""
+
+    id: str
+    input_ids: list[int]
+    loss_mask: list[int]
+    weight: float
+
+
+def _render(
+    tokenizer: PreTrainedTokenizerBase, messages: list[Message], generation_prompt: bool
+) -> str:
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=generation_prompt
+    )
+    assert isinstance(text, str)
+    return text
+
+
+def _tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text, as ``apply_chat_template(tokenize=True)`` would produce them."""
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: list[Message]) -> list[int]:
+    """Token ids of ``messages`` followed by the generation prompt (the assistant's header)."""
+    return _tokenize(tokenizer, [_render(tokenizer, messages, generation_prompt=True)])[0]
+
+
+def _supervised_turns(example: TrainExample) -> list[int]:
+    turns = [i for i, m in enumerate(example.messages) if m["role"] == "assistant"]
+    if not turns:
+        raise ValueError(f"example {example.id!r} has no assistant message to train on")
+    if example.loss_turns == "final":
+        return turns[-1:]
+    if example.loss_turns == "all":
+        return turns
+    raise ValueError(f"example {example.id!r}: loss_turns must be 'final' or 'all'")
+
+
+def _renders(tokenizer: PreTrainedTokenizerBase, example: TrainExample) -> list[str]:
+    """Whole conversation, then (before, through) prefixes for each supervised turn."""
+    texts = [_render(tokenizer, example.messages, generation_prompt=False)]
+    for i in _supervised_turns(example):
+        texts.append(_render(tokenizer, example.messages[:i], generation_prompt=True))
+        texts.append(_render(tokenizer, example.messages[: i + 1], generation_prompt=False))
+    return texts
+
+
+def _span_end(ids: list[int], start: int, stop: int, eos_id: int | None) -> int:
+    """End of the supervised span ``ids[start:stop]``: just after its last eos, if it has one."""
+    for pos in range(stop - 1, start - 1, -1):
+        if ids[pos] == eos_id:
+            return pos + 1
+    return stop
+
+
+def _mask(example: TrainExample, ids: list[list[int]], eos_id: int | None) -> list[int]:
+    """Loss mask [T] over ``ids[0]`` from the prefix tokenisations ``ids[1:]``."""
+    full = ids[0]
+    mask = [0] * len(full)
+    for before, through in zip(ids[1::2], ids[2::2], strict=True):
+        for prefix in (before, through):
+            if full[: len(prefix)] != prefix:
+                raise ValueError(
+                    f"example {example.id!r}: a rendered prefix of the conversation is not a "
+                    "token-prefix of the whole; the chat template rewrites earlier turns or "
+                    "tokens merge across turns, so assistant masks cannot be built by diffing"
+                )
+        start, stop = len(before), len(through)
+        end = _span_end(full, start, stop, eos_id)
+        mask[start:end] = [1] * (end - start)
+    return mask
+
+
+def encode_examples(
+    tokenizer: PreTrainedTokenizerBase, examples: list[TrainExample], max_length: int
+) -> list[EncodedExample]:
+    """Tokenise ``examples`` (one batched tokenizer call) with their assistant loss masks.
+
+    Sequences longer than ``max_length`` are cut on the right (a warning counts them).
+    """
+    texts = [_renders(tokenizer, example) for example in examples]
+    flat = _tokenize(tokenizer, [text for group in texts for text in group])
+    out: list[EncodedExample] = []
+    offset = 0
+    truncated = 0
+    for example, group in zip(examples, texts, strict=True):
+        ids = flat[offset : offset + len(group)]
+        offset += len(group)
+        mask = _mask(example, ids, tokenizer.eos_token_id)
+        truncated += len(ids[0]) > max_length
+        out.append(
+            EncodedExample(example.id, ids[0][:max_length], mask[:max_length], example.weight)
+        )
+    if truncated:
+        log.warning("%d of %d examples were cut to max_length=%d", truncated, len(out), max_length)
+    return out
+
+
+def encode_example(
+    tokenizer: PreTrainedTokenizerBase, example: TrainExample, max_length: int
+) -> EncodedExample:
+    """Tokenise one conversation; see :func:`encode_examples`."""
+    return encode_examples(tokenizer, [example], max_length)[0]

@@ -1,0 +1,226 @@
+"""Load verifiable problems: the embedded task, local JSONL/JSON/parquet files, or HF datasets.
+
+Record formats (``task.format``; ``auto`` detects each record by its fields):
+
+- ``metamathqa``: ``query``, ``response`` ending in "The answer is: <answer>"; with
+  ``task.filter_type`` set, only records whose ``type`` starts with it (e.g. ``"MATH_"``).
+- ``math``: ``problem``, ``solution`` with a ``\\boxed{...}`` answer (nested braces allowed);
+  an ``answer`` field, when present, wins.
+- ``drift``: optional ``id``, ``prompt`` (a string) or ``messages`` (chat messages), ``answer``.
+
+Math questions (``metamathqa``, ``math``) are wrapped in a prompt asking for
+``<think>...</think><answer>...</answer>``, after ``task.system_prompt`` when set; ``drift``
+prompts are used as written (with the system prompt prepended if they have none). A bad record
+raises :class:`DataError` naming the file, the line (or record index) and the field.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from drift.config import ConfigError, RecordFormat, TaskConfig, TaskSource
+from drift.data.embedded import make_split
+from drift.types import Message, Problem
+from drift.utils.io import DataError, read_jsonl
+
+INSTRUCTION = (
+    "Think step by step inside <think>...</think>, then give only the final answer inside "
+    "<answer>...</answer>."
+)
+ANSWER_MARKER = "The answer is:"
+_ROLES = ("system", "user", "assistant")
+
+Record = tuple[str, int, dict[str, Any]]
+"""(where, index, record): ``where`` names the file and line or record, for error messages."""
+
+
+def extract_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, braces balanced."""
+    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
+    if start < 0:
+        return None
+    begin = text.index("{", start) + 1
+    depth = 1
+    for pos in range(begin, len(text)):
+        depth += (text[pos] == "{") - (text[pos] == "}")
+        if depth == 0:
+            return text[begin:pos].strip()
+    return None
+
+
+def math_prompt(question: str, system_prompt: str | None) -> list[Message]:
+    """Chat messages for a math question: optional system prompt, question + answer format."""
+    messages: list[Message] = (
+        [{"role": "system", "content": system_prompt}] if system_prompt else []
+    )
+    messages.append({"role": "user", "content": f"{question.strip()}\n\n{INSTRUCTION}"})
+    return messages
+
+
+def _field(record: dict[str, Any], key: str, where: str, kinds: Any = str) -> Any:
+    if key not in record:
+        raise DataError(f"{where}: missing field '{key}'")
+    value = record[key]
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise DataError(f"{where}: field '{key}' has type {type(value).__name__}")
+    return value
+
+
+def _detect(record: dict[str, Any], where: str) -> RecordFormat:
+    fields = set(record)
+    if {"query", "response"} <= fields:
+        return RecordFormat.METAMATHQA
+    if {"problem", "solution"} <= fields:
+        return RecordFormat.MATH
+    if "answer" in fields and fields & {"prompt", "messages"}:
+        return RecordFormat.DRIFT
+    raise DataError(
+        f"{where}: cannot detect the record format from fields {sorted(fields)}; expected "
+        "query+response (metamathqa), problem+solution (math) or prompt|messages+answer (drift)"
+    )
+
+
+def _messages(record: dict[str, Any], where: str) -> list[Message]:
+    value = _field(record, "messages", where, list)
+    if not value:
+        raise DataError(f"{where}: field 'messages' is empty")
+    for i, message in enumerate(value):
+        if not isinstance(message, dict):
+            raise DataError(f"{where}: field 'messages[{i}]' is not an object")
+        role = _field(message, "role", f"{where}: messages[{i}]")
+        _field(message, "content", f"{where}: messages[{i}]")
+        if role not in _ROLES:
+            raise DataError(f"{where}: field 'messages[{i}].role' is {role!r}, not one of {_ROLES}")
+    return [{"role": m["role"], "content": m["content"]} for m in value]
+
+
+def _drift(record: dict[str, Any], where: str, task: TaskConfig) -> tuple[list[Message], str]:
+    answer = str(_field(record, "answer", where, (str, int, float)))
+    if "messages" in record:
+        messages = _messages(record, where)
+    else:
+        messages = [{"role": "user", "content": _field(record, "prompt", where)}]
+    if task.system_prompt and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": task.system_prompt})
+    return messages, answer
+
+
+def _metamathqa(record: dict[str, Any], where: str, task: TaskConfig) -> tuple[list[Message], str]:
+    question = _field(record, "query", where)
+    response = _field(record, "response", where)
+    _, marker, answer = response.rpartition(ANSWER_MARKER)
+    if not marker or not answer.strip():
+        raise DataError(f"{where}: field 'response' has no '{ANSWER_MARKER} <answer>'")
+    return math_prompt(question, task.system_prompt), answer.strip()
+
+
+def _math(record: dict[str, Any], where: str, task: TaskConfig) -> tuple[list[Message], str]:
+    question = _field(record, "problem", where)
+    if isinstance(record.get("answer"), str) and record["answer"].strip():
+        answer: str | None = record["answer"].strip()
+    else:
+        answer = extract_boxed(_field(record, "solution", where))
+    if not answer:
+        raise DataError(f"{where}: field 'solution' has no \\boxed{{...}} answer")
+    return math_prompt(question, task.system_prompt), answer
+
+
+_PARSERS = {
+    RecordFormat.DRIFT: _drift,
+    RecordFormat.METAMATHQA: _metamathqa,
+    RecordFormat.MATH: _math,
+}
+
+
+def _keep(record: dict[str, Any], where: str, fmt: RecordFormat, task: TaskConfig) -> bool:
+    if fmt != RecordFormat.METAMATHQA or not task.filter_type:
+        return True
+    return _field(record, "type", where).startswith(task.filter_type)
+
+
+def _problems(records: Iterator[Record], task: TaskConfig, split: str) -> Iterator[Problem]:
+    seen: set[str] = set()
+    fixed = RecordFormat(task.format)
+    for where, index, record in records:
+        fmt = _detect(record, where) if fixed == RecordFormat.AUTO else fixed
+        if not _keep(record, where, fmt, task):
+            continue
+        messages, answer = _PARSERS[fmt](record, where, task)
+        pid = f"{split}-{index:06d}"
+        if fmt == RecordFormat.DRIFT and "id" in record:
+            pid = str(_field(record, "id", where, (str, int)))
+        if pid in seen:
+            raise DataError(f"{where}: field 'id' repeats {pid!r}")
+        seen.add(pid)
+        meta = {"source": where, "format": fmt.value}
+        if "type" in record:
+            meta["type"] = record["type"]
+        yield Problem(id=pid, messages=messages, answer=answer, meta=meta)
+
+
+def _file_records(path: Path) -> Iterator[Record]:
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.suffix == ".jsonl":
+        for index, (lineno, record) in enumerate(read_jsonl(path)):
+            yield f"{path}:{lineno}", index, record
+        return
+    if path.suffix == ".json":
+        try:
+            records = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
+        if not isinstance(records, list):
+            raise DataError(f"{path}: expected a JSON list of records")
+    elif path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        records = pq.read_table(path).to_pylist()
+    else:
+        raise DataError(f"{path}: unsupported file type (use .jsonl, .json or .parquet)")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise DataError(f"{path}: record {index}: expected an object")
+        yield f"{path}: record {index}", index, record
+
+
+def _hf_records(task: TaskConfig, split: str) -> Iterator[Record]:
+    import datasets
+
+    hf_split = task.splits.get(split, split)
+    data = datasets.load_dataset(task.dataset, task.dataset_config, split=hf_split)
+    for index, record in enumerate(data):
+        yield f"{task.dataset}[{hf_split}]: record {index}", index, record
+
+
+def _embedded(task: TaskConfig, split: str) -> list[Problem]:
+    sizes = {"train": task.num_train, "val": task.num_val, "test": task.num_test}
+    if split not in sizes:
+        raise ValueError(f"unknown split {split!r}; expected one of {tuple(sizes)}")
+    return make_split(split, sizes[split], task.seed, task.num_candidates)
+
+
+def load_problems(task: TaskConfig, split: str) -> list[Problem]:
+    """Problems of ``split`` ("train", "val", "test"), at most ``task.limit`` of them.
+
+    The embedded task returns ``task.num_<split>`` problems (none for val when num_val = 0);
+    file and dataset sources raise :class:`DataError` when nothing is left.
+    """
+    if task.name == TaskSource.EMBEDDED:
+        return _embedded(task, split)[: task.limit]
+    if task.name == TaskSource.FILE:
+        if split not in task.files:
+            raise ConfigError(f"task.files.{split} is not set")
+        source = task.files[split]
+        records = _file_records(Path(source))
+    else:
+        source = f"{task.dataset}[{task.splits.get(split, split)}]"
+        records = _hf_records(task, split)
+    problems = list(itertools.islice(_problems(records, task, split), task.limit))
+    if not problems:
+        raise DataError(f"{source}: no problems for split {split!r} (check task.filter_type)")
+    return problems

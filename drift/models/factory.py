@@ -1,0 +1,153 @@
+"""Build, load, adapt and export policies: the tiny Llama or any HF causal LM."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from peft import LoraConfig as PeftLoraConfig
+from peft import PeftModel, get_peft_model
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from drift.config import ConfigError, DType, LoraConfig, ModelConfig, TinyModelConfig
+from drift.data.tokenizer import build_char_tokenizer
+
+log = logging.getLogger(__name__)
+
+MIN_HEAD_DIM = 32
+"""vLLM's CPU attention needs head_dim >= 32 (NOTES), so the tiny model runs under both engines."""
+
+
+def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase) -> LlamaForCausalLM:
+    """A randomly initialised tiny Llama (torch's global RNG) sized to ``tokenizer``.
+
+    Tied input/output embeddings, ``vocab_size = len(tokenizer)``, eager attention, eos and
+    pad ids from the tokenizer, no bos token.
+    """
+    head_dim = cfg.hidden_size // cfg.num_heads
+    if head_dim < MIN_HEAD_DIM:
+        raise ConfigError(
+            f"model.tiny.num_heads: head_dim = hidden_size / num_heads = {head_dim} must be "
+            f">= {MIN_HEAD_DIM} (vLLM)"
+        )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=cfg.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        attn_implementation="eager",
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.bos_token_id = None
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def _set_pad(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Give the tokenizer a pad token (unk, else eos) if it has none; copy its id to the model.
+
+    Padding is always marked by an explicit attention mask, so pad may equal eos.
+    """
+    if tokenizer.pad_token is None:
+        fallback = tokenizer.unk_token or tokenizer.eos_token
+        if fallback is None:
+            raise ValueError("the tokenizer has no pad, unk or eos token to pad with")
+        log.info("tokenizer has no pad token; padding with %r", fallback)
+        tokenizer.pad_token = fallback
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def load_policy(
+    model_cfg: ModelConfig, path: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The policy and its tokenizer, in ``model_cfg.dtype``.
+
+    ``path`` (an exported HF directory) overrides ``model_cfg.name_or_path``; ``"tiny"`` builds
+    a fresh tiny model with the character tokenizer; anything else goes to ``from_pretrained``
+    (a local directory or a hub name) with ``trust_remote_code`` and ``attn_implementation``.
+    """
+    dtype = getattr(torch, DType(model_cfg.dtype).value)
+    source = path or model_cfg.name_or_path
+    if path is None and model_cfg.is_tiny:
+        tokenizer = build_char_tokenizer()
+        model: PreTrainedModel = build_tiny_model(model_cfg.tiny, tokenizer).to(dtype)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, trust_remote_code=model_cfg.trust_remote_code
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            dtype=dtype,
+            trust_remote_code=model_cfg.trust_remote_code,
+            attn_implementation=model_cfg.attn_implementation,
+        )
+    _set_pad(model, tokenizer)
+    return model, tokenizer
+
+
+def apply_lora(model: PreTrainedModel, lora: LoraConfig) -> PeftModel:
+    """Wrap ``model`` with a LoRA adapter; only the ``lora_`` parameters stay trainable."""
+    config = PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def export_hf(
+    model: PreTrainedModel | PeftModel,
+    tokenizer: PreTrainedTokenizerBase,
+    out_dir: str | Path,
+    merge_lora: bool = True,
+) -> Path:
+    """Save ``model`` and ``tokenizer`` to ``out_dir`` atomically (temp dir, then rename).
+
+    A LoRA model is merged into its base first (on a copy, ``model`` is left as it is) unless
+    ``merge_lora`` is False (``model.lora.merge_on_export``), in which case only the adapter
+    is saved. The directory reloads offline with ``AutoModelForCausalLM``/``AutoTokenizer``.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    to_save = model
+    if isinstance(model, PeftModel) and merge_lora:
+        to_save = copy.deepcopy(model).merge_and_unload()
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        to_save.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,183 @@
+"""Problem loading: embedded task, JSONL/JSON/parquet files, HF datasets, record formats."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from drift.config import ConfigError, RecordFormat, TaskConfig, TaskSource
+from drift.data.sources import INSTRUCTION, extract_boxed, load_problems
+from drift.utils.io import DataError
+
+METAMATH = [
+    {"query": "What is 1+1?", "response": "1+1=2.\nThe answer is: 2", "type": "MATH_AnsAug"},
+    {"query": "Half of 1?", "response": "It is 1/2. The answer is: \\frac{1}{2}", "type": "GSM_SV"},
+    {"query": "x if 2x=6?", "response": "x=3. The answer is: 3 ", "type": "MATH_SV"},
+]
+MATH = [
+    {"problem": "Compute 1/2.", "solution": "So $\\boxed{\\frac{1}{2}}$."},
+    {"problem": "Sum?", "solution": "First \\boxed{1}, then $\\boxed{\\{1, 2\\}}$."},
+]
+
+
+def _write_jsonl(path: Path, records: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _file_task(path: Path, **kwargs: Any) -> TaskConfig:
+    return TaskConfig(name=TaskSource.FILE, files={"train": str(path)}, **kwargs)
+
+
+def test_extract_boxed() -> None:
+    assert extract_boxed("a $\\boxed{\\frac{1}{2}}$ b") == "\\frac{1}{2}"
+    assert extract_boxed("\\boxed{1} and \\boxed{\\sqrt{\\frac{a}{b}}}") == "\\sqrt{\\frac{a}{b}}"
+    assert extract_boxed("\\fbox{7}") == "7"
+    assert extract_boxed("no box") is None
+    assert extract_boxed("\\boxed{\\frac{1}{2}") is None  # unbalanced
+
+
+def test_embedded_sizes_and_limit() -> None:
+    task = TaskConfig(num_train=40, num_val=8, num_test=20, seed=3)
+    assert [len(load_problems(task, s)) for s in ("train", "val", "test")] == [40, 8, 20]
+    assert load_problems(task, "test")[0].id == "test-000000"
+    assert load_problems(TaskConfig(num_val=0), "val") == []
+    limited = TaskConfig(num_train=40, limit=5, seed=3)
+    assert [p.id for p in load_problems(limited, "train")] == [
+        p.id for p in load_problems(task, "train")[:5]
+    ]
+
+
+def test_metamathqa_with_filter(tmp_path: Path) -> None:
+    task = _file_task(
+        _write_jsonl(tmp_path / "m.jsonl", METAMATH),
+        format=RecordFormat.METAMATHQA,
+        filter_type="MATH_",
+        system_prompt="You are a careful solver.",
+    )
+    problems = load_problems(task, "train")
+    assert [p.answer for p in problems] == ["2", "3"]
+    assert [p.id for p in problems] == ["train-000000", "train-000002"]
+    assert problems[0].messages == [
+        {"role": "system", "content": "You are a careful solver."},
+        {"role": "user", "content": f"What is 1+1?\n\n{INSTRUCTION}"},
+    ]
+    assert "<think>...</think>" in INSTRUCTION and "<answer>...</answer>" in INSTRUCTION
+    assert problems[1].meta["type"] == "MATH_SV"
+    unfiltered = load_problems(_file_task(tmp_path / "m.jsonl"), "train")  # auto format
+    assert [p.answer for p in unfiltered] == ["2", "\\frac{1}{2}", "3"]
+    assert unfiltered[0].messages[0]["role"] == "user"
+
+
+def test_math_nested_boxed(tmp_path: Path) -> None:
+    task = _file_task(_write_jsonl(tmp_path / "m.jsonl", MATH), format=RecordFormat.MATH)
+    problems = load_problems(task, "train")
+    assert [p.answer for p in problems] == ["\\frac{1}{2}", "\\{1, 2\\}"]
+    assert problems[0].messages == [{"role": "user", "content": f"Compute 1/2.\n\n{INSTRUCTION}"}]
+
+
+def test_drift_format(tmp_path: Path) -> None:
+    records = [
+        {"id": "q1", "prompt": "5 3 2 4 odd", "answer": "3"},
+        {"messages": [{"role": "user", "content": "7 1 even"}], "answer": 8},
+    ]
+    task = _file_task(_write_jsonl(tmp_path / "d.jsonl", records), system_prompt="S")
+    problems = load_problems(task, "train")
+    assert [p.id for p in problems] == ["q1", "train-000001"]
+    assert [p.answer for p in problems] == ["3", "8"]
+    assert problems[0].messages == [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "5 3 2 4 odd"},
+    ]
+
+
+def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(METAMATH[0]) + "\n{not json\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: malformed JSON"):
+        load_problems(_file_task(path), "train")
+
+
+@pytest.mark.parametrize(
+    ("record", "fmt", "field"),
+    [
+        ({"query": "q"}, RecordFormat.METAMATHQA, "response"),
+        ({"query": "q", "response": "no marker"}, RecordFormat.METAMATHQA, "response"),
+        ({"problem": "p", "solution": "no box"}, RecordFormat.MATH, "solution"),
+        ({"prompt": "p"}, RecordFormat.DRIFT, "answer"),
+        ({"prompt": 3, "answer": "1"}, RecordFormat.DRIFT, "prompt"),
+        (
+            {"messages": [{"role": "bot", "content": "x"}], "answer": "1"},
+            RecordFormat.DRIFT,
+            "messages[0].role",
+        ),
+    ],
+)
+def test_bad_record_names_line_and_field(
+    tmp_path: Path, record: dict[str, Any], fmt: RecordFormat, field: str
+) -> None:
+    good = {
+        "query": "q",
+        "response": "The answer is: 1",
+        "prompt": "p",
+        "answer": "1",
+        "problem": "p",
+        "solution": "\\boxed{1}",
+    }
+    path = _write_jsonl(tmp_path / "r.jsonl", [good, good, record])
+    with pytest.raises(DataError, match=rf"r\.jsonl:3: .*'{re.escape(field)}'"):
+        load_problems(_file_task(path, format=fmt), "train")
+
+
+def test_undetectable_and_duplicate_and_empty(tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "u.jsonl", [{"text": "hi"}])
+    with pytest.raises(DataError, match=r"u\.jsonl:1: cannot detect"):
+        load_problems(_file_task(path), "train")
+    path = _write_jsonl(tmp_path / "dup.jsonl", [{"id": 1, "prompt": "a", "answer": "1"}] * 2)
+    with pytest.raises(DataError, match=r"dup\.jsonl:2: field 'id' repeats"):
+        load_problems(_file_task(path), "train")
+    path = _write_jsonl(tmp_path / "e.jsonl", [METAMATH[1]])
+    with pytest.raises(DataError, match="no problems"):
+        load_problems(_file_task(path, filter_type="MATH_"), "train")
+    with pytest.raises(ConfigError, match=r"task\.files\.test"):
+        load_problems(_file_task(path), "test")
+
+
+def test_json_and_parquet_files(tmp_path: Path) -> None:
+    (tmp_path / "m.json").write_text(json.dumps(MATH))
+    pq.write_table(pa.Table.from_pylist(METAMATH), tmp_path / "m.parquet")
+    from_json = load_problems(_file_task(tmp_path / "m.json", limit=1), "train")
+    assert [p.answer for p in from_json] == ["\\frac{1}{2}"]
+    from_parquet = load_problems(_file_task(tmp_path / "m.parquet"), "train")
+    assert [p.answer for p in from_parquet] == ["2", "\\frac{1}{2}", "3"]
+    (tmp_path / "bad.json").write_text(json.dumps([MATH[0], {"problem": "p"}]))
+    with pytest.raises(DataError, match=r"bad\.json: record 1: missing field 'solution'"):
+        load_problems(_file_task(tmp_path / "bad.json", format=RecordFormat.MATH), "train")
+
+
+def test_hf_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    calls = []
+
+    def fake_load(name: str, config: str | None, split: str) -> datasets.Dataset:
+        calls.append((name, config, split))
+        return datasets.Dataset.from_list(METAMATH)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    task = TaskConfig(
+        name=TaskSource.HF_DATASET,
+        dataset="meta-math/MetaMathQA",
+        splits={"test": "train"},
+        filter_type="MATH_",
+    )
+    problems = load_problems(task, "test")
+    assert calls == [("meta-math/MetaMathQA", None, "train")]
+    assert [p.answer for p in problems] == ["2", "3"]
+    assert problems[0].meta["source"] == "meta-math/MetaMathQA[train]: record 0"

@@ -1,0 +1,109 @@
+"""Tiny model, loading, LoRA and HF export: reloads offline with identical logits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from drift.config import ConfigError, DType, LoraConfig, ModelConfig, TinyModelConfig
+from drift.data.tokenizer import build_char_tokenizer
+from drift.models.factory import apply_lora, build_tiny_model, export_hf, load_policy
+
+PROMPT = "<|user|>5 3 2 4 odd<|end|><|assistant|><answer>3</answer><|end|>"
+
+
+def _ids(tok: PreTrainedTokenizerBase) -> torch.Tensor:
+    return torch.tensor([tok(PROMPT, add_special_tokens=False)["input_ids"]])
+
+
+@torch.no_grad()
+def _logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    return model.eval()(input_ids=ids).logits
+
+
+def test_tiny_model_shape() -> None:
+    tok = build_char_tokenizer()
+    model = build_tiny_model(TinyModelConfig(), tok)
+    cfg = model.config
+    assert cfg.vocab_size == len(tok) == model.get_input_embeddings().weight.shape[0]
+    assert model.lm_head.weight is model.get_input_embeddings().weight  # tied
+    assert cfg.hidden_size // cfg.num_attention_heads == 32
+    assert (cfg.eos_token_id, cfg.pad_token_id) == (tok.eos_token_id, tok.pad_token_id)
+    assert model.generation_config.eos_token_id == tok.eos_token_id
+    assert cfg._attn_implementation == "eager"
+    assert sum(p.numel() for p in model.parameters()) == 137_920
+    with pytest.raises(ConfigError, match="head_dim"):
+        build_tiny_model(TinyModelConfig(hidden_size=64, num_heads=4), tok)
+
+
+def test_export_reload_identical(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model, tok = load_policy(ModelConfig())
+    out = export_hf(model, tok, tmp_path / "policy")
+    ids = _ids(tok)
+    reloaded = AutoModelForCausalLM.from_pretrained(out, attn_implementation="eager")
+    assert torch.equal(_logits(reloaded, ids), _logits(model, ids))
+    default = AutoModelForCausalLM.from_pretrained(out)  # sdpa: same up to float error
+    assert torch.allclose(_logits(default, ids), _logits(model, ids), atol=1e-5)
+    tok2 = AutoTokenizer.from_pretrained(out)
+    assert tok2(PROMPT, add_special_tokens=False)["input_ids"] == ids[0].tolist()
+    assert tok2.decode(ids[0]) == PROMPT
+    via_policy, tok3 = load_policy(ModelConfig(), path=str(out))
+    assert torch.equal(_logits(via_policy, ids), _logits(model, ids))
+    assert tok3.eos_token_id == tok.eos_token_id
+    by_name, _ = load_policy(ModelConfig(name_or_path=str(out), dtype=DType.BFLOAT16))
+    assert next(by_name.parameters()).dtype == torch.bfloat16
+
+
+def test_export_replaces_atomically(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model, tok = load_policy(ModelConfig())
+    export_hf(model, tok, tmp_path / "policy")
+    with torch.no_grad():
+        model.get_input_embeddings().weight.add_(1.0)
+    export_hf(model, tok, tmp_path / "policy")
+    assert [p.name for p in tmp_path.iterdir()] == ["policy"]  # no temp dirs left
+    reloaded = AutoModelForCausalLM.from_pretrained(
+        tmp_path / "policy", attn_implementation="eager"
+    )
+    assert torch.equal(_logits(reloaded, _ids(tok)), _logits(model, _ids(tok)))
+
+
+def test_missing_pad_token_falls_back_to_unk(tmp_path: Path) -> None:
+    model, tok = load_policy(ModelConfig())
+    out = export_hf(model, tok, tmp_path / "policy")
+    config_path = out / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    del config["pad_token"]
+    config_path.write_text(json.dumps(config))
+    model2, tok2 = load_policy(ModelConfig(), path=str(out))
+    assert tok2.pad_token == "<unk>"
+    assert model2.config.pad_token_id == tok2.unk_token_id
+
+
+def test_lora_trains_only_adapters_and_export_merges(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model, tok = load_policy(ModelConfig())
+    ids = _ids(tok)
+    base_logits = _logits(model, ids)
+    peft_model = apply_lora(model, LoraConfig(r=8))
+    trainable = {n: p.numel() for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    assert sum(trainable.values()) == 2 * 4 * 8 * (64 + 64)  # layers x q,k,v,o x r(in+out)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.5)
+    adapted = _logits(peft_model, ids)
+    assert not torch.allclose(adapted, base_logits, atol=1e-3)
+    out = export_hf(peft_model, tok, tmp_path / "merged")
+    merged = AutoModelForCausalLM.from_pretrained(out, attn_implementation="eager")
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    assert torch.allclose(_logits(merged, ids), adapted, atol=1e-5)
+    assert any("lora_" in n for n, _ in peft_model.named_parameters())  # caller's model intact
+    adapter_dir = export_hf(peft_model, tok, tmp_path / "adapter", merge_lora=False)
+    assert (adapter_dir / "adapter_config.json").exists()
