@@ -1,0 +1,91 @@
+"""Multi-turn evaluation: acc@k, correction and repeat rates (DESIGN §1.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from drift.config import EvalConfig, RewardConfig, TaskConfig
+from drift.reward.extract import normalize_answer
+from drift.reward.verifiers import Verifier
+from drift.rollout.driver import run_episodes
+from drift.rollout.engine import Engine, SamplingParams
+from drift.types import Problem, Trajectory
+
+
+def _turn_table(trajectories: Sequence[Trajectory], width: int) -> dict[str, np.ndarray]:
+    """Per-turn [N, width] bool arrays: present, correct, valid, answered, repeat."""
+    shape = (len(trajectories), width)
+    table = {k: np.zeros(shape, dtype=bool) for k in ("present", "correct", "valid", "answered")}
+    table["repeat"] = np.zeros(shape, dtype=bool)
+    for i, traj in enumerate(trajectories):
+        seen: set[str] = set()
+        for t, turn in enumerate(traj.turns):
+            table["present"][i, t] = True
+            table["correct"][i, t] = turn.correct
+            table["valid"][i, t] = turn.valid
+            if turn.answer is not None:
+                answer = normalize_answer(turn.answer)
+                table["answered"][i, t] = True
+                table["repeat"][i, t] = answer in seen
+                seen.add(answer)
+    return table
+
+
+def _rate(num: int | np.integer, den: int | np.integer) -> float:
+    return float(num) / float(den) if den else 0.0
+
+
+def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[str, float]:
+    """acc@k (k = 1..max_turns), correction_rate, repeat_rate, mean_turns, valid_rate, mean_return.
+
+    correction_rate: wrong turns that have a next turn, followed by a correct one.
+    repeat_rate: answers at turn >= 2 equal to an earlier answer of the episode, over answers
+    at turn >= 2. A rate with an empty denominator is 0.
+    """
+    if not trajectories:
+        raise ValueError("episode_metrics needs at least one trajectory")
+    width = max(max_turns, max(len(t.turns) for t in trajectories))
+    tab = _turn_table(trajectories, width)
+    solved = np.array([t.solved_turn or np.inf for t in trajectories], dtype=np.float64)  # [N]
+    metrics = {f"acc@{k}": float(np.mean(solved <= k)) for k in range(1, max_turns + 1)}
+    wrong_with_next = tab["present"][:, :-1] & ~tab["correct"][:, :-1] & tab["present"][:, 1:]
+    metrics["correction_rate"] = _rate(
+        (wrong_with_next & tab["correct"][:, 1:]).sum(), wrong_with_next.sum()
+    )
+    later = tab["answered"][:, 1:]
+    metrics["repeat_rate"] = _rate((later & tab["repeat"][:, 1:]).sum(), later.sum())
+    num_turns = tab["present"].sum()
+    metrics["mean_turns"] = float(num_turns) / len(trajectories)
+    metrics["valid_rate"] = _rate(tab["valid"].sum(), num_turns)
+    metrics["mean_return"] = float(np.mean([t.ret for t in trajectories]))
+    return metrics
+
+
+def evaluate_policy(
+    engine: Engine,
+    problems: list[Problem],
+    eval_cfg: EvalConfig,
+    task: TaskConfig,
+    verifier: Verifier,
+    reward: RewardConfig,
+    seed: int,
+) -> dict[str, float]:
+    """Greedy episodes (one per problem) and, if ``eval_cfg.sampled_samples > 0``, sampled
+    episodes at ``eval_cfg.temperature`` whose metrics are prefixed ``sampled/``."""
+    metrics: dict[str, float] = {}
+
+    def run(num_samples: int, temperature: float) -> dict[str, float]:
+        params = SamplingParams(temperature, 1.0, eval_cfg.max_new_tokens, seed)
+        episodes = run_episodes(
+            engine, problems, num_samples, params, task.feedback, task.max_turns, verifier, reward
+        )
+        return episode_metrics(episodes, task.max_turns)
+
+    if eval_cfg.greedy:
+        metrics.update(run(1, 0.0))
+    if eval_cfg.sampled_samples > 0:
+        sampled = run(eval_cfg.sampled_samples, eval_cfg.temperature)
+        metrics.update({f"sampled/{k}": v for k, v in sampled.items()})
+    return metrics

@@ -1,0 +1,183 @@
+"""Rollout files: JSONL of trajectories, written atomically, resumable chunk by chunk."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from drift.types import Problem, Trajectory
+from drift.utils.io import DataError, read_jsonl, write_jsonl
+from drift.utils.progress import progress
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "prompt_id": str,
+    "sample_id": int,
+    "prompt": list,
+    "turns": list,
+    "feedback": str,
+}
+_OPTIONAL: dict[str, type | tuple[type, ...]] = {
+    "target": str,
+    "ret": (int, float),
+    "weight": (int, float),
+}
+_TURN_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "text": str,
+    "answer": (str, type(None)),
+    "correct": bool,
+    "valid": bool,
+}
+_TURN_OPTIONAL: dict[str, type | tuple[type, ...]] = {"reward": (int, float)}
+_MESSAGE_FIELDS: dict[str, type | tuple[type, ...]] = {"role": str, "content": str}
+
+
+def _names(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+def _check(
+    where: str, record: Any, required: dict[str, Any], optional: dict[str, Any] | None, prefix: str
+) -> None:
+    """Raise DataError for a non-object, a missing or unknown field, or a field's wrong type.
+
+    ``optional=None`` allows any extra field (chat messages may carry more than role/content).
+    """
+    if not isinstance(record, dict):
+        name = prefix.rstrip(".") or "record"
+        raise DataError(f"{where}: field '{name}' should be an object, got {type(record).__name__}")
+    allowed = set(record) if optional is None else {*required, *optional}
+    unknown = sorted(set(record) - allowed)
+    if unknown:
+        raise DataError(f"{where}: unknown field '{prefix}{unknown[0]}'")
+    for key, kind in {**required, **(optional or {})}.items():
+        if key not in record:
+            if key in required:
+                raise DataError(f"{where}: missing field '{prefix}{key}'")
+        elif not isinstance(record[key], kind):
+            raise DataError(
+                f"{where}: field '{prefix}{key}' should be {_names(kind)}, "
+                f"got {type(record[key]).__name__}"
+            )
+
+
+def _to_trajectory(path: Path, lineno: int, record: Any) -> Trajectory:
+    """Validate one JSON record (all fields, every turn and message) and build the Trajectory."""
+    where = f"{path}:{lineno}"
+    _check(where, record, _FIELDS, _OPTIONAL, "")
+    for j, msg in enumerate(record["prompt"]):
+        _check(where, msg, _MESSAGE_FIELDS, None, f"prompt[{j}].")
+    for j, turn in enumerate(record["turns"]):
+        _check(where, turn, _TURN_FIELDS, _TURN_OPTIONAL, f"turns[{j}].")
+    return Trajectory.from_dict(record)
+
+
+def read_trajectories(path: Path) -> list[Trajectory]:
+    """Read a rollout file; a bad record raises DataError naming the file, line and field."""
+    path = Path(path)
+    return [_to_trajectory(path, n, rec) for n, rec in read_jsonl(path)]
+
+
+def write_trajectories(path: Path, trajectories: Iterable[Trajectory]) -> None:
+    """Write trajectories as JSONL, atomically."""
+    write_jsonl(path, (t.to_dict() for t in trajectories))
+
+
+def _read_partial(path: Path) -> list[Trajectory]:
+    """Records of an interrupted run, minus anything an interrupted append may have cut short.
+
+    A truncated last line (unterminated, or terminated but unparsable) is dropped together with
+    the prompt group of the record before it, which may have been cut mid-group. The file is
+    then rewritten without them so that later appends start on a clean line.
+    """
+    if not path.exists():
+        return []
+    lines = path.read_text().split("\n")
+    truncated = bool(lines.pop().strip())  # text after the last newline: an unfinished line
+    records: list[Trajectory] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            if lineno == len(lines) and not truncated:
+                truncated = True
+                break
+            raise DataError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
+        records.append(_to_trajectory(path, lineno, record))
+    if truncated:
+        cut = records[-1].prompt_id if records else None
+        records = [r for r in records if r.prompt_id != cut]
+        write_trajectories(path, records)
+    return records
+
+
+def _append(path: Path, trajectories: list[Trajectory]) -> None:
+    """Append whole prompt groups and force them to disk."""
+    data = "".join(json.dumps(t.to_dict()) + "\n" for t in trajectories)
+    with path.open("a") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _check_chunk(chunk: list[Problem], trajectories: list[Trajectory]) -> list[Trajectory]:
+    """Reject stray prompt ids and duplicate samples; return them grouped by prompt."""
+    order = {p.id: i for i, p in enumerate(chunk)}
+    seen: set[tuple[str, int]] = set()
+    for t in trajectories:
+        if t.prompt_id not in order:
+            raise ValueError(f"sample_chunk returned prompt id {t.prompt_id!r} not in its chunk")
+        if (t.prompt_id, t.sample_id) in seen:
+            raise ValueError(f"sample_chunk returned ({t.prompt_id!r}, {t.sample_id}) twice")
+        seen.add((t.prompt_id, t.sample_id))
+    return sorted(trajectories, key=lambda t: (order[t.prompt_id], t.sample_id))
+
+
+def collect_rollouts(
+    path: Path,
+    problems: list[Problem],
+    chunk_prompts: int,
+    sample_chunk: Callable[[list[Problem]], list[Trajectory]],
+    description: str,
+) -> list[Trajectory]:
+    """Rollouts for ``problems``, sampled chunk by chunk and resumable after an interruption.
+
+    An existing ``path`` is read and returned as is. Otherwise each chunk of ``chunk_prompts``
+    problems goes to ``sample_chunk`` and its trajectories are appended (flush + fsync) to
+    ``path.with_suffix(".partial.jsonl")``; a rerun skips the prompts found there. At the end
+    ``path`` is written atomically (ordered by problem, then sample id) and the partial removed.
+    """
+    path = Path(path)
+    if path.exists():
+        return read_trajectories(path)
+    if chunk_prompts <= 0:
+        raise ValueError(f"chunk_prompts must be > 0, got {chunk_prompts}")
+    order = {p.id: i for i, p in enumerate(problems)}
+    if len(order) != len(problems):
+        raise ValueError("problem ids must be unique")
+    partial = path.with_suffix(".partial.jsonl")
+    done = _read_partial(partial)
+    stray = next((t.prompt_id for t in done if t.prompt_id not in order), None)
+    if stray is not None:
+        raise DataError(f"{partial}: prompt id '{stray}' is not among this run's problems")
+    done_ids = {t.prompt_id for t in done}
+    todo = [p for p in problems if p.id not in done_ids]
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with progress(len(problems), description) as bar:
+        if len(todo) < len(problems):
+            bar.advance(len(problems) - len(todo))
+        for start in range(0, len(todo), chunk_prompts):
+            chunk = todo[start : start + chunk_prompts]
+            new = _check_chunk(chunk, sample_chunk(chunk))
+            _append(partial, new)
+            done.extend(new)
+            bar.advance(len(chunk))
+    done.sort(key=lambda t: (order[t.prompt_id], t.sample_id))
+    write_trajectories(path, done)
+    partial.unlink(missing_ok=True)
+    return done

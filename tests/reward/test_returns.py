@@ -1,0 +1,48 @@
+import pytest
+
+from drift.config import RewardConfig
+from drift.reward.returns import episode_return, judge_turn
+from drift.reward.verifiers import exact_match
+from drift.types import Turn
+
+
+def _turn(answer: str | None, correct: bool = False, valid: bool = True) -> Turn:
+    return Turn(text="", answer=answer, correct=correct, valid=valid)
+
+
+def test_judge_turn() -> None:
+    turn = judge_turn("<answer> 3 </answer>", "3", exact_match)
+    assert (turn.answer, turn.correct, turn.valid, turn.reward) == ("3", True, True, 1.0)
+    turn = judge_turn("<answer>3</answer> trailing", "4", exact_match)
+    assert (turn.answer, turn.correct, turn.valid, turn.reward) == ("3", False, False, 0.0)
+    turn = judge_turn("nothing", "4", exact_match)
+    assert (turn.answer, turn.correct, turn.valid) == (None, False, False)
+
+
+def test_judge_turn_never_asks_verifier_about_missing_answer() -> None:
+    turn = judge_turn("no answer", "x", lambda pred, gold: True)
+    assert not turn.correct
+
+
+def test_solved_first_turn() -> None:
+    assert episode_return([_turn("3", correct=True)], RewardConfig()) == pytest.approx(1.0)
+
+
+def test_hand_computed_return() -> None:
+    # wrong "5", repeated "5", malformed without answer, then correct at turn 4:
+    # 0.9**3 - 0.1 * 1 - 0.5 * (1 - 2/3)
+    turns = [_turn("5"), _turn(" 5"), _turn(None, valid=False), _turn("3", correct=True)]
+    expected = 0.729 - 0.1 - 0.5 / 3
+    assert episode_return(turns, RewardConfig()) == pytest.approx(expected)
+
+
+def test_custom_coefficients_and_unsolved() -> None:
+    cfg = RewardConfig(gamma=0.5, format_penalty=0.2, repetition_penalty=1.0)
+    turns = [_turn("a", valid=False), _turn("A", valid=False), _turn("a"), _turn("b")]
+    # no reward; two malformed; answers {a, b} out of 4 -> 1 - 2/4
+    assert episode_return(turns, cfg) == pytest.approx(-0.4 - 0.5)
+
+
+def test_no_answers_no_repetition_term() -> None:
+    turns = [_turn(None, valid=False), _turn(None, valid=False)]
+    assert episode_return(turns, RewardConfig()) == pytest.approx(-0.2)

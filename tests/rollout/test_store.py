@@ -1,0 +1,143 @@
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from drift.rollout.store import collect_rollouts, read_trajectories, write_trajectories
+from drift.types import Problem, Trajectory, Turn
+from drift.utils.io import DataError
+
+SAMPLES = 3
+
+
+def _problems(n: int) -> list[Problem]:
+    return [
+        Problem(id=f"p{i:02d}", messages=[{"role": "user", "content": str(i)}], answer=str(i))
+        for i in range(n)
+    ]
+
+
+def _sample(chunk: list[Problem]) -> list[Trajectory]:
+    return [
+        Trajectory(
+            prompt_id=p.id,
+            sample_id=s,
+            prompt=p.messages,
+            turns=[Turn(text=f"<answer>{s}</answer>", answer=str(s), correct=s == 0, valid=True)],
+            feedback="Incorrect.",
+            target=p.answer,
+            ret=float(s == 0),
+        )
+        for p in reversed(chunk)  # out of order on purpose: the store sorts
+        for s in range(SAMPLES)
+    ]
+
+
+class Recorder:
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.chunks: list[list[str]] = []
+        self.fail_after = fail_after
+
+    def __call__(self, chunk: list[Problem]) -> list[Trajectory]:
+        if self.fail_after is not None and len(self.chunks) == self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        self.chunks.append([p.id for p in chunk])
+        return _sample(chunk)
+
+
+def _keys(trajs: list[Trajectory]) -> list[tuple[str, int]]:
+    return [(t.prompt_id, t.sample_id) for t in trajs]
+
+
+def _expected(n: int) -> list[tuple[str, int]]:
+    return [(f"p{i:02d}", s) for i in range(n) for s in range(SAMPLES)]
+
+
+def test_fresh_run_writes_final_file(tmp_path: Path) -> None:
+    path = tmp_path / "rollouts.jsonl"
+    rec = Recorder()
+    trajs = collect_rollouts(path, _problems(7), 3, rec, "rollouts")
+    assert [len(c) for c in rec.chunks] == [3, 3, 1]
+    assert _keys(trajs) == _expected(7)
+    assert path.exists() and not (tmp_path / "rollouts.partial.jsonl").exists()
+    assert read_trajectories(path) == trajs
+
+
+def test_existing_file_returned_without_sampling(tmp_path: Path) -> None:
+    path = tmp_path / "rollouts.jsonl"
+    write_trajectories(path, _sample(_problems(2)))
+
+    def boom(chunk: list[Problem]) -> list[Trajectory]:
+        raise AssertionError("must not sample")
+
+    assert len(collect_rollouts(path, _problems(5), 2, boom, "x")) == 2 * SAMPLES
+
+
+@pytest.mark.parametrize("tail", ["", '{"prompt_id": "p06", "sample_id": 0, "pro', '{"prompt_\n'])
+def test_resume_after_interruption(tmp_path: Path, tail: str) -> None:
+    path = tmp_path / "rollouts.jsonl"
+    partial = tmp_path / "rollouts.partial.jsonl"
+    problems = _problems(10)
+    with pytest.raises(KeyboardInterrupt):
+        collect_rollouts(path, problems, 3, Recorder(fail_after=2), "x")
+    assert not path.exists()
+    assert len(partial.read_text().splitlines()) == 6 * SAMPLES
+    with partial.open("a") as fh:  # an append cut short mid-line
+        fh.write(tail)
+    rec = Recorder()
+    trajs = collect_rollouts(path, problems, 3, rec, "x")
+    resampled = [pid for chunk in rec.chunks for pid in chunk]
+    # with a truncated line, the last group before it (p05) may be incomplete: redo it
+    assert resampled == (["p05"] if tail else []) + [f"p{i:02d}" for i in range(6, 10)]
+    assert _keys(trajs) == _expected(10)
+    assert Counter(_keys(trajs)).most_common(1)[0][1] == 1
+    assert not partial.exists()
+    assert _keys(read_trajectories(path)) == _expected(10)
+
+
+def test_corrupt_partial_line_in_the_middle_raises(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    partial = tmp_path / "r.partial.jsonl"
+    lines = [json.dumps(t.to_dict()) for t in _sample(_problems(2))]
+    lines[1] = lines[1][:20]
+    partial.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"r\.partial\.jsonl:2"):
+        collect_rollouts(path, _problems(2), 1, Recorder(), "x")
+
+
+def test_stray_and_duplicate_chunk_output_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not in its chunk"):
+        collect_rollouts(
+            tmp_path / "a.jsonl", _problems(2), 1, lambda c: _sample(_problems(2)), "x"
+        )
+    with pytest.raises(ValueError, match="twice"):
+        collect_rollouts(tmp_path / "b.jsonl", _problems(2), 1, lambda c: _sample(c) * 2, "x")
+
+
+def _bad_file(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    records = [t.to_dict() for t in _sample(_problems(1))]
+    edit(records[1])
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda r: r["turns"][0].update(correct="yes"), "turns[0].correct"),
+        (lambda r: r.pop("prompt_id"), "prompt_id"),
+        (lambda r: r["prompt"][0].pop("role"), "prompt[0].role"),
+        (lambda r: r.update(ret="high"), "ret"),
+        (lambda r: r.update(extra=1), "extra"),
+        (lambda r: r["turns"][0].update(score=1), "turns[0].score"),
+        (lambda r: r["turns"].append("text"), "turns[1]"),
+    ],
+)
+def test_read_trajectories_names_file_line_field(tmp_path: Path, edit, field: str) -> None:  # type: ignore[no-untyped-def]
+    path = _bad_file(tmp_path, edit)
+    with pytest.raises(DataError) as err:
+        read_trajectories(path)
+    assert str(err.value).startswith(f"{path}:2:")
+    assert f"'{field}'" in str(err.value)
