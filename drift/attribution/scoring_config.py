@@ -1,0 +1,177 @@
+"""Choices and settings of attribution scoring (the ``attribution`` config group's scoring keys).
+
+Every choice is a str-Enum (OmegaConf rejects ``typing.Literal``) with, as in
+:mod:`drift.config`, a lower-case name (what YAML spells; OmegaConf matches names) and an
+upper-case alias for code. Defaults follow DESIGN §1: the paper's wording where it has one
+(signed ±1 targets, normalised per query), our own probe where it does not (cosine debiasing:
+NOTES "An attribution study on the embedded task").
+Per-method settings (LESS: reference targets, Adam, cosine; PRISM: pair targets, no per-query
+normalisation) belong in the method's YAML, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from drift.config import ConfigError, LossTurns
+
+
+class ScoringMethod(str, Enum):
+    drift_if = "drift_if"
+    DRIFT_IF = "drift_if"  # alias
+    less = "less"
+    LESS = "less"  # alias
+    prism = "prism"
+    PRISM = "prism"  # alias
+    grad_sim = "grad_sim"
+    GRAD_SIM = "grad_sim"  # alias
+    cg_if = "cg_if"
+    CG_IF = "cg_if"  # alias
+    perplexity = "perplexity"
+    PERPLEXITY = "perplexity"  # alias
+    embedding = "embedding"
+    EMBEDDING = "embedding"  # alias
+    random = "random"
+    RANDOM = "random"  # alias
+
+
+class SignScheme(str, Enum):
+    """How on-policy validation rollouts are signed by correctness."""
+
+    sign = "sign"
+    SIGN = "sign"  # alias
+    balanced = "balanced"
+    BALANCED = "balanced"  # alias
+    advantage = "advantage"
+    ADVANTAGE = "advantage"  # alias
+
+
+class PreconditionerName(str, Enum):
+    identity = "identity"
+    IDENTITY = "identity"  # alias
+    adam = "adam"
+    ADAM = "adam"  # alias
+    fisher = "fisher"
+    FISHER = "fisher"  # alias
+    cg = "cg"
+    CG = "cg"  # alias
+
+
+class AdamForm(str, Enum):
+    """LESS's code ((β1m+(1-β1)g)/sqrt(β2v+(1-β2)g²+ε)) or its paper (bias-corrected, ε outside)."""
+
+    less_code = "less_code"
+    LESS_CODE = "less_code"  # alias
+    paper = "paper"
+    PAPER = "paper"  # alias
+
+
+class DebiasMode(str, Enum):
+    none = "none"
+    NONE = "none"  # alias
+    cosine = "cosine"
+    COSINE = "cosine"  # alias
+    power = "power"
+    POWER = "power"  # alias
+    residual = "residual"
+    RESIDUAL = "residual"  # alias
+
+
+class PerplexityMode(str, Enum):
+    low = "low"
+    LOW = "low"  # alias
+    mid = "mid"
+    MID = "mid"  # alias
+
+
+class EmbeddingReduce(str, Enum):
+    """Similarity of a training text to the query set: nearest query, or mean over queries."""
+
+    max = "max"
+    MAX = "max"  # alias
+    mean = "mean"
+    MEAN = "mean"  # alias
+
+
+class Refinement(str, Enum):
+    top = "top"
+    TOP = "top"  # alias
+    drop_negative = "drop_negative"
+    DROP_NEGATIVE = "drop_negative"  # alias
+    weights = "weights"
+    WEIGHTS = "weights"  # alias
+
+
+class WeightMode(str, Enum):
+    """Scores to SFT weights: softmax of z-scores at a temperature, or linear in rank."""
+
+    softmax = "softmax"
+    SOFTMAX = "softmax"  # alias
+    rank = "rank"
+    RANK = "rank"  # alias
+
+
+@dataclass
+class ScoringConfig:
+    """How scores are formed from features and turned into a selection or weights."""
+
+    method: ScoringMethod = field(default=ScoringMethod.DRIFT_IF, metadata={"help": "scorer"})
+    scheme: SignScheme = field(
+        default=SignScheme.SIGN, metadata={"help": "signing of on-policy validation rollouts"}
+    )
+    loss_turns: LossTurns = field(
+        default=LossTurns.FINAL, metadata={"help": "assistant turns of a target rollout with loss"}
+    )
+    normalize_per_group: bool = field(
+        default=True, metadata={"help": "unit-normalise each query's signed sum before summing"}
+    )
+    preconditioner: PreconditionerName = field(default=PreconditionerName.IDENTITY)
+    damping: float = field(
+        default=0.1,
+        metadata={"help": "fisher: multiple of the mean eigenvalue; cg: absolute λ in (H+λI)"},
+    )
+    adam_form: AdamForm = field(default=AdamForm.PAPER)
+    cg_max_iter: int = 100
+    cg_tol: float = 1e-6
+    debias: DebiasMode = field(default=DebiasMode.COSINE)
+    alpha: float = field(default=1.0, metadata={"help": "exponent of ‖g‖ for debias=power"})
+    perplexity_mode: PerplexityMode = PerplexityMode.MID
+    embedding_reduce: EmbeddingReduce = EmbeddingReduce.MAX
+    refinement: Refinement = Refinement.TOP
+    fraction: float = field(default=0.5, metadata={"help": "share kept by refinement=top"})
+    weight_mode: WeightMode = WeightMode.SOFTMAX
+    temperature: float = field(default=1.0, metadata={"help": "softmax temperature on z-scores"})
+    random_seed: int = field(default=0, metadata={"help": "seed of method=random"})
+
+    def __post_init__(self) -> None:
+        enums = {
+            "method": ScoringMethod,
+            "scheme": SignScheme,
+            "loss_turns": LossTurns,
+            "preconditioner": PreconditionerName,
+            "adam_form": AdamForm,
+            "debias": DebiasMode,
+            "perplexity_mode": PerplexityMode,
+            "embedding_reduce": EmbeddingReduce,
+            "refinement": Refinement,
+            "weight_mode": WeightMode,
+        }
+        for key, kind in enums.items():
+            setattr(self, key, _enum(kind, key, getattr(self, key)))
+        for key in ("damping", "alpha"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"attribution.{key} must be >= 0, got {getattr(self, key)}")
+        for key in ("cg_max_iter", "cg_tol", "temperature"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"attribution.{key} must be > 0, got {getattr(self, key)}")
+        if not 0 < self.fraction <= 1:
+            raise ConfigError(f"attribution.fraction must be in (0, 1], got {self.fraction}")
+
+
+def _enum(kind: type[Enum], key: str, value: object) -> Enum:
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in kind)
+        raise ConfigError(f"attribution.{key} must be one of {choices}, got {value!r}") from None

@@ -1,0 +1,47 @@
+"""AUROC and Spearman with ties, against hand examples and scipy/sklearn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drift.evaluation.ranking import auroc, average_ranks, spearman
+
+
+def test_average_ranks_share_ties() -> None:
+    np.testing.assert_allclose(average_ranks([10, 20, 10, 30, 20]), [1.5, 3.5, 1.5, 5, 3.5])
+
+
+def test_auroc_hand_examples() -> None:
+    assert auroc([0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0]) == 1.0
+    assert auroc([0.9, 0.8, 0.1, 0.2], [0, 0, 1, 1]) == 0.0
+    # pairs (pos, neg): (3,1) win, (3,2) win, (2,1) win, (2,2) tie -> 3.5 / 4
+    assert auroc([3, 2, 1, 2], [1, 1, 0, 0]) == pytest.approx(0.875)
+    assert auroc([5, 5, 5, 5], [1, 0, 1, 0]) == 0.5
+
+
+def test_auroc_rejects_one_class_and_nan() -> None:
+    with pytest.raises(ValueError, match="both classes"):
+        auroc([1.0, 2.0], [1, 1])
+    with pytest.raises(ValueError, match="non-finite"):
+        auroc([1.0, np.nan], [1, 0])
+    with pytest.raises(ValueError, match="0/1"):
+        auroc([1.0, 2.0], [2, 0])
+
+
+def test_spearman_hand_examples() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_against_sklearn_and_scipy_with_ties() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 6, size=300).astype(float)  # many ties
+    labels = rng.random(300) < 0.3
+    assert auroc(scores, labels) == pytest.approx(metrics.roc_auc_score(labels, scores), abs=1e-12)
+    other = scores + rng.integers(0, 3, size=300)
+    expected = stats.spearmanr(scores, other).statistic
+    assert spearman(scores, other) == pytest.approx(expected, abs=1e-12)
