@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -13,8 +14,11 @@ from drift.utils.io import DataError
 
 log = logging.getLogger("drift")
 
+# The configs live beside the package (an editable install, as `make` sets up).
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
     from drift.pipeline.run import run
 
@@ -34,7 +38,14 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    """`drift [overrides]`; with no arguments, the embedded demo (`experiment=demo`)."""
+    """`drift [overrides]`; with no arguments, the embedded demo (`experiment=demo`).
+
+    `drift report DIR` tabulates and plots every run under DIR instead.
+    """
+    if len(sys.argv) > 1 and sys.argv[1] == "report":
+        from drift.evaluation.aggregate import main as report_main
+
+        raise SystemExit(report_main(sys.argv[2:]))
     if len(sys.argv) == 1:
         sys.argv.append("experiment=demo")
     _hydra_main()

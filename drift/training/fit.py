@@ -1,0 +1,128 @@
+"""Fit a policy with weighted SFT: encode examples, build the Lightning Trainer, run, return."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from torch import nn
+
+from drift.config import Normalize, TrainerConfig
+from drift.data.chat import EncodedExample, encode_examples
+from drift.training.data import SFTDataModule
+from drift.training.module import WeightedSFTModule
+from drift.types import TrainExample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """The trained HF model (the module's, not a copy) and a summary of the run."""
+
+    model: nn.Module
+    steps: int
+    wall_seconds: float
+    final_loss: float
+
+
+class StepLogLines(Callback):
+    """Plain log lines at about every 10% of the optimiser steps (for logs that are not a TTY)."""
+
+    def __init__(self) -> None:
+        self._last = -1
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, *_: Any
+    ) -> None:
+        step, total = trainer.global_step, int(trainer.estimated_stepping_batches)
+        if step in (0, self._last) or not trainer.is_global_zero:
+            return
+        if step % max(1, total // 10) == 0 or step == total:
+            self._last = step
+            log.info("train step %d/%d loss %.4f", step, total, pl_module.last_loss)
+
+
+def build_trainer(
+    cfg: TrainerConfig, output_dir: Path, loggers: list | None = None, progress: bool = True
+) -> pl.Trainer:
+    """A Lightning Trainer for weighted SFT: our own step sampler, checkpoints under
+    ``output_dir/checkpoints``, a Rich progress bar on a TTY and plain log lines otherwise."""
+    tty = progress and sys.stderr.isatty()
+    callbacks: list[Callback] = [ModelCheckpoint(dirpath=Path(output_dir) / "checkpoints")]
+    if tty:
+        callbacks.append(RichProgressBar())
+    elif progress:
+        callbacks.append(StepLogLines())
+    return pl.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        max_epochs=cfg.max_epochs,
+        max_steps=cfg.max_steps,
+        accumulate_grad_batches=cfg.accumulate_grad_batches,
+        gradient_clip_val=cfg.grad_clip or None,
+        log_every_n_steps=cfg.log_every_n_steps,
+        use_distributed_sampler=False,
+        enable_checkpointing=True,
+        enable_progress_bar=tty,
+        enable_model_summary=False,
+        logger=loggers or False,
+        default_root_dir=output_dir,
+        callbacks=callbacks,
+    )
+
+
+def fit_sft(
+    module: WeightedSFTModule,
+    examples: Sequence[EncodedExample],
+    pad_id: int,
+    normalize: Normalize,
+    output_dir: Path,
+    seed: int,
+    loggers: list | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Fit ``module`` (its ``config`` gives the trainer settings) on encoded examples."""
+    cfg = module.config
+    pl.seed_everything(seed, verbose=False)
+    data = SFTDataModule(
+        examples, cfg.effective_batch_size, normalize, seed, pad_id, cfg.num_workers
+    )
+    trainer = build_trainer(cfg, output_dir, loggers, progress)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=data)
+    return TrainResult(
+        module.model, trainer.global_step, time.perf_counter() - start, module.last_loss
+    )
+
+
+def train_policy(
+    model: nn.Module,
+    tokenizer: Any,
+    examples: list[TrainExample],
+    trainer: TrainerConfig,
+    normalize: Normalize,
+    output_dir: Path,
+    seed: int,
+    loggers: list | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Weighted SFT of ``model`` on ``examples`` (encoded with ``tokenizer``'s chat template)."""
+    if not examples:
+        raise ValueError("train_policy got no examples")
+    encoded = encode_examples(tokenizer, examples, trainer.max_length)
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:  # any valid id will do: padding is masked explicitly
+        pad_id = tokenizer.eos_token_id or 0
+    module = WeightedSFTModule(model, trainer)
+    return fit_sft(module, encoded, pad_id, normalize, output_dir, seed, loggers, progress)

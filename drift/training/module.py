@@ -1,0 +1,100 @@
+"""The one LightningModule every method trains with: weighted SFT of a Hugging Face causal LM."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from enum import Enum
+from functools import partial
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from drift.config import Schedule, TrainerConfig
+from drift.training.loss import weighted_sft_loss
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: Schedule) -> float:
+    """Multiplier of the base learning rate at optimiser step ``step`` (0-based).
+
+    Linear warm-up over ``warmup_steps`` (the first step already has a non-zero rate), then
+    constant, linear decay to 0 or cosine decay to 0 at ``total_steps``.
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == Schedule.CONSTANT:
+        return 1.0
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    if schedule == Schedule.LINEAR:
+        return 1.0 - progress
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups: decay on matrices, none on biases and norm scales (1-D)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+
+
+def _plain(config: TrainerConfig) -> dict[str, Any]:
+    return {k: v.value if isinstance(v, Enum) else v for k, v in asdict(config).items()}
+
+
+class WeightedSFTModule(pl.LightningModule):
+    """Weighted SFT of ``model`` (a HF causal LM returning ``.logits``).
+
+    Batches come from :func:`drift.training.data.collate`. ``training_step`` returns
+    ``weighted_sft_loss * accumulate_grad_batches * world_size``: Lightning divides the returned
+    loss by ``accumulate_grad_batches`` and DDP averages gradients over ranks, so the optimiser
+    sees the gradient of ``sum_{global step} w_i l_i / normalizer`` whatever the micro-batch size,
+    accumulation or device count. ``last_loss`` holds that objective for the latest step.
+    """
+
+    def __init__(self, model: nn.Module, config: TrainerConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.save_hyperparameters({"trainer": _plain(config)})
+        self.last_loss = float("nan")
+        self._step_loss: Tensor | None = None
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Logits ``[B, T, V]`` for right-padded ``input_ids`` and ``attention_mask`` ``[B, T]``."""
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        loss = weighted_sft_loss(
+            logits, batch["input_ids"], batch["loss_mask"], batch["weights"], batch["normalizer"]
+        )
+        part = loss.detach()
+        self._step_loss = part if self._step_loss is None else self._step_loss + part
+        return loss * (self.trainer.accumulate_grad_batches * self.trainer.world_size)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Once per optimiser step, after the last micro-batch: log the step's objective."""
+        if self._step_loss is None:
+            return
+        total = self.trainer.strategy.reduce(self._step_loss, reduce_op="sum")
+        self._step_loss = None
+        self.last_loss = float(total)
+        self.log("train/loss", total, on_step=True, prog_bar=True, batch_size=1)
+        self.log("train/lr", optimizer.param_groups[0]["lr"], on_step=True, batch_size=1)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        cfg = self.config
+        optimizer = torch.optim.AdamW(decay_groups(self.model, cfg.weight_decay), lr=cfg.lr)
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = int(cfg.warmup_ratio * total)
+        schedule = partial(lr_factor, total_steps=total, warmup_steps=warmup, schedule=cfg.schedule)
+        scheduler = LambdaLR(optimizer, schedule)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

@@ -1,0 +1,72 @@
+"""End to end: the demo preset at debug size, through the real CLI entry point and Hydra."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drift.config import load_config
+from drift.pipeline.run import run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_reuses_cached_artifacts(compose_cfg, tmp_path):
+    raw = compose_cfg(["experiment=demo", "debug=fast"])
+    cfg = load_config(raw)
+    summary = run(cfg, resolved={})
+    methods = summary["methods"]
+    assert list(methods) == ["reference", "uniform_sft", "rft", "drift_iw"]
+    for metrics in methods.values():
+        accs = [metrics[f"acc@{k}"] for k in range(1, cfg.task.max_turns + 1)]
+        assert accs == sorted(accs) and 0.0 <= accs[0] <= accs[-1] <= 1.0
+        assert 0.0 <= metrics["repeat_rate"] <= 1.0
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["methods"] == methods and written["wall_seconds"] > 0
+    assert (tmp_path / "drift_iw" / "policy" / "config.json").exists()
+    weights = [
+        json.loads(line)["weight"]
+        for line in (tmp_path / "drift_iw" / "trajectories.jsonl").read_text().splitlines()
+    ]
+    assert len(weights) == cfg.task.num_train * cfg.rollout.num_samples
+    assert abs(sum(weights) / len(weights) - 1.0) < 1e-6
+
+    cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
+    run(cfg, resolved={})
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == cached
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()} == stamps
+
+
+def _drift(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "drift.cli", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_cli_multirun_writes_one_directory_per_job(tmp_path):
+    proc = _drift(
+        [
+            "-m",
+            "debug=fast",
+            "method=drift_iw",
+            "method.beta=0.05,0.5",
+            f"paths.log_dir={tmp_path}",
+            "eval.sampled_samples=0",
+        ],
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = sorted(tmp_path.glob("multiruns/*/*/results.json"))
+    assert len(results) == 2
+    for path in results:
+        assert list(json.loads(path.read_text())["methods"]) == ["drift_iw"]
+
+
+def test_cli_bad_config_exits_with_the_key_named(tmp_path):
+    proc = _drift(["method.beta=-1", f"paths.log_dir={tmp_path}"], cwd=ROOT)
+    assert proc.returncode == 2
+    assert "method.beta must be > 0" in proc.stderr + proc.stdout

@@ -1,0 +1,97 @@
+import csv
+import logging
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from drift.config import Normalize, Schedule, TrainerConfig
+from drift.data.chat import encode_examples
+from drift.data.tokenizer import build_char_tokenizer
+from drift.training.data import pad_examples
+from drift.training.fit import StepLogLines, build_trainer, fit_sft, train_policy
+from drift.training.loss import weighted_sft_loss
+from drift.training.module import WeightedSFTModule
+from drift.types import TrainExample
+
+
+def _examples(n: int) -> list[TrainExample]:
+    out = []
+    for i in range(n):
+        digits = [str((i + k) % 10) for k in range(4)]
+        messages = [
+            {"role": "user", "content": " ".join(digits) + " odd"},
+            {"role": "assistant", "content": f"<answer>{digits[i % 4]}</answer>"},
+        ]
+        out.append(TrainExample(f"ex-{i}", messages, weight=(0.5, 1.0, 2.0)[i % 3]))
+    return out
+
+
+def _mean_loss(model, encoded, pad_id):
+    batch = pad_examples(encoded, pad_id)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        w = batch["weights"]
+        return weighted_sft_loss(logits, batch["input_ids"], batch["loss_mask"], w, w.sum()).item()
+
+
+def test_train_policy_learns_logs_and_checkpoints(make_model, tmp_path):
+    tok = build_char_tokenizer()
+    model = make_model(vocab_size=len(tok))
+    examples = _examples(16)
+    encoded = encode_examples(tok, examples, 64)
+    before = _mean_loss(model, encoded, tok.pad_token_id)
+    cfg = TrainerConfig(
+        micro_batch_size=4,
+        effective_batch_size=8,
+        max_epochs=10,
+        lr=1e-2,
+        warmup_ratio=0.1,
+        schedule=Schedule.COSINE,
+        log_every_n_steps=1,
+    )
+    logger = CSVLogger(tmp_path / "logs", name="", version="")
+    result = train_policy(
+        model, tok, examples, cfg, Normalize.WEIGHT_SUM, tmp_path, seed=0, loggers=[logger]
+    )
+    assert result.model is model and result.steps == 20 and result.wall_seconds > 0
+    assert result.final_loss < 0.7 * before
+    assert _mean_loss(model, encoded, tok.pad_token_id) < 0.7 * before
+    assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) == 1
+    with open(tmp_path / "logs" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/loss")]
+    assert len(rows) == 20  # one row per optimiser step, not per micro-batch
+    lrs = [float(r["train/lr"]) for r in rows]
+    assert lrs[0] == pytest.approx(0.5e-2) and lrs[1] == pytest.approx(1e-2) and lrs[-1] < 1e-3
+
+
+def test_train_policy_rejects_empty_input(make_model, tmp_path):
+    with pytest.raises(ValueError, match="no examples"):
+        train_policy(
+            make_model(), build_char_tokenizer(), [], TrainerConfig(), Normalize.MEAN, tmp_path, 0
+        )
+
+
+def test_plain_log_lines_off_a_tty(make_model, make_examples, tmp_path, caplog):
+    cfg = TrainerConfig(micro_batch_size=2, effective_batch_size=4, max_epochs=1, grad_clip=0)
+    trainer = build_trainer(cfg, tmp_path, progress=True)  # pytest's stderr is not a TTY
+    assert not any(isinstance(c, RichProgressBar) for c in trainer.callbacks)
+    assert any(isinstance(c, StepLogLines) for c in trainer.callbacks)
+    with caplog.at_level(logging.INFO, logger="drift.training.fit"):
+        fit_sft(
+            WeightedSFTModule(make_model(), cfg), make_examples(8), 0, Normalize.MEAN, tmp_path, 0
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "drift.training.fit"]
+    assert len(lines) == 2
+    assert lines[0].startswith("train step 1/2 loss ") and lines[1].startswith(
+        "train step 2/2 loss "
+    )
+
+
+def test_rich_progress_bar_on_a_tty(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    trainer = build_trainer(TrainerConfig(), tmp_path, progress=True)
+    assert any(isinstance(c, RichProgressBar) for c in trainer.callbacks)
+    quiet = build_trainer(TrainerConfig(), tmp_path, progress=False)
+    assert not any(isinstance(c, (RichProgressBar, StepLogLines)) for c in quiet.callbacks)

@@ -1,0 +1,168 @@
+import math
+import os
+import time
+
+import pytest
+import torch
+
+from drift.config import Normalize, Schedule, TrainerConfig
+from drift.training.data import pad_examples
+from drift.training.fit import fit_sft
+from drift.training.loss import weighted_sft_loss
+from drift.training.module import WeightedSFTModule, decay_groups, lr_factor
+
+LR = 0.5
+
+
+class SGDModule(WeightedSFTModule):
+    """Plain SGD, so the parameter update is exactly -LR * gradient (AdamW's first step is not)."""
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.model.parameters(), lr=LR)
+
+
+def _reference_update(model, examples, normalize):
+    """Parameters after one SGD step on the whole batch of ``examples`` in one forward pass,
+    and the step's objective."""
+    batch = pad_examples(examples, pad_id=0)
+    weights = batch["weights"]
+    norm = len(examples) if normalize == Normalize.MEAN else weights.sum()
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    loss = weighted_sft_loss(logits, batch["input_ids"], batch["loss_mask"], weights, norm)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    return [(p - LR * g).detach() for p, g in zip(model.parameters(), grads, strict=True)], loss
+
+
+def _lightning_update(model, examples, micro, normalize, tmp_path):
+    cfg = TrainerConfig(micro_batch_size=micro, effective_batch_size=8, max_steps=1, grad_clip=0)
+    assert cfg.accumulate_grad_batches == 8 // micro
+    result = fit_sft(
+        SGDModule(model, cfg), examples, 0, normalize, tmp_path, seed=0, progress=False
+    )
+    assert result.steps == 1
+    return [p.detach() for p in result.model.parameters()], result
+
+
+@pytest.mark.parametrize("normalize", [Normalize.MEAN, Normalize.WEIGHT_SUM])
+def test_same_update_for_any_micro_batch_and_accumulation(
+    normalize, make_model, make_examples, tmp_path
+):
+    examples = make_examples(8, seed=1, empty=(3,))
+    assert len({len(e.input_ids) for e in examples}) > 4
+    want, loss = _reference_update(make_model(), examples, normalize)
+    start = [p.detach().clone() for p in make_model().parameters()]
+    for micro in (8, 4, 2):
+        got, result = _lightning_update(
+            make_model(), examples, micro, normalize, tmp_path / str(micro)
+        )
+        moved = max((g - s).abs().max().item() for g, s in zip(got, start, strict=True))
+        assert moved > 1e-3  # the step did change the parameters
+        for g, w in zip(got, want, strict=True):
+            torch.testing.assert_close(g, w, rtol=0, atol=1e-6)
+        assert result.final_loss == pytest.approx(loss.item(), rel=1e-6)  # the global objective
+
+
+def test_per_micro_batch_normalisation_would_be_caught(make_model, make_examples):
+    """Negative control: normalising each micro-batch by its own weight sum moves the update by
+    far more than the 1e-6 tolerance above, so the test above can fail."""
+    examples = make_examples(8, seed=1, empty=(3,))
+    want, _ = _reference_update(make_model(), examples, Normalize.WEIGHT_SUM)
+    model = make_model()
+    total = 0.0
+    for chunk in (examples[:4], examples[4:]):
+        batch = pad_examples(chunk, pad_id=0)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        w = batch["weights"]
+        total = (
+            total
+            + weighted_sft_loss(logits, batch["input_ids"], batch["loss_mask"], w, w.sum()) / 2
+        )
+    grads = torch.autograd.grad(total, list(model.parameters()))
+    naive = [(p - LR * g).detach() for p, g in zip(model.parameters(), grads, strict=True)]
+    gap = max((a - b).abs().max().item() for a, b in zip(naive, want, strict=True))
+    assert gap > 1e-4
+
+
+def test_step_loss_is_logged_once_per_step(make_model, make_examples, tmp_path):
+    examples = make_examples(16, seed=2)
+    cfg = TrainerConfig(micro_batch_size=2, effective_batch_size=8, max_steps=2, grad_clip=0)
+    module = SGDModule(make_model(), cfg)
+    result = fit_sft(module, examples, 0, Normalize.MEAN, tmp_path, seed=0, progress=False)
+    assert result.steps == 2
+    assert module.trainer.callback_metrics["train/lr"].item() == pytest.approx(LR)
+    assert module.trainer.callback_metrics["train/loss"].item() == pytest.approx(result.final_loss)
+    assert 0 < result.final_loss < 10
+
+
+def test_lr_factor_schedules():
+    assert [lr_factor(s, 10, 2, Schedule.CONSTANT) for s in (0, 1, 2, 9)] == [0.5, 1.0, 1.0, 1.0]
+    assert lr_factor(2, 10, 2, Schedule.LINEAR) == 1.0
+    assert lr_factor(6, 10, 2, Schedule.LINEAR) == pytest.approx(0.5)
+    assert lr_factor(6, 10, 2, Schedule.COSINE) == pytest.approx(0.5)
+    assert lr_factor(4, 10, 2, Schedule.COSINE) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
+    assert lr_factor(10, 10, 2, Schedule.COSINE) == pytest.approx(0.0)
+
+
+def test_decay_groups_and_hparams(make_model):
+    model = make_model()
+    model.model.embed_tokens.weight.requires_grad_(False)
+    decay, no_decay = decay_groups(model, 0.1)
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decay["params"]) and all(
+        p.ndim == 1 for p in no_decay["params"]
+    )
+    assert all(p.requires_grad for p in decay["params"] + no_decay["params"])
+    module = WeightedSFTModule(model, TrainerConfig(schedule=Schedule.COSINE))
+    assert module.hparams["trainer"]["schedule"] == "cosine"
+    assert not any(isinstance(v, torch.nn.Module) for v in module.hparams["trainer"].values())
+
+
+def _ddp_worker(rank, tmp_path, port, make_model, make_examples):
+    """One of two externally launched ranks: Lightning's real DDP strategy over gloo."""
+    torch.set_num_threads(1)
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE="2",
+        NODE_RANK="0",
+        LOCAL_RANK=str(rank),
+        GLOBAL_RANK=str(rank),
+    )
+    cfg = TrainerConfig(
+        micro_batch_size=2,
+        effective_batch_size=8,
+        devices=2,
+        strategy="ddp",
+        max_steps=1,
+        grad_clip=0,
+    )
+    assert cfg.accumulate_grad_batches == 2
+    examples = make_examples(8, seed=1, empty=(3,))
+    module = SGDModule(make_model(), cfg)
+    result = fit_sft(module, examples, 0, Normalize.WEIGHT_SUM, tmp_path, seed=0, progress=False)
+    params = [p.detach() for p in result.model.parameters()]
+    torch.save((params, result.steps, result.final_loss), tmp_path / f"rank{rank}.pt")
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
+def test_ddp_two_ranks_give_the_same_update(make_model, make_examples, tmp_path):
+    """Two forked processes (no re-import) join a gloo group; each gets half of every step."""
+    from lightning.fabric.plugins.environments.lightning import find_free_network_port
+
+    args = (tmp_path, find_free_network_port(), make_model, make_examples)
+    ctx = torch.multiprocessing.start_processes(
+        _ddp_worker, args, nprocs=2, join=False, start_method="fork"
+    )
+    deadline = time.monotonic() + 120
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for proc in ctx.processes:
+                proc.kill()
+            pytest.fail("DDP workers did not finish within 120 s")
+    examples = make_examples(8, seed=1, empty=(3,))
+    want, want_loss = _reference_update(make_model(), examples, Normalize.WEIGHT_SUM)
+    for rank in range(2):
+        got, steps, loss = torch.load(tmp_path / f"rank{rank}.pt")
+        assert steps == 1 and loss == pytest.approx(want_loss.item(), rel=1e-6)
+        for g, w in zip(got, want, strict=True):
+            torch.testing.assert_close(g, w, rtol=0, atol=1e-6)
