@@ -1,4 +1,7 @@
-"""Results tables: the demo's printed table and the Markdown written beside results.json."""
+"""Results tables: the demo's printed table and the Markdown written beside results.json.
+
+Both go through :func:`drift.evaluation.aggregate.summarise`, like ``drift report``'s tables.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +10,24 @@ from collections.abc import Mapping, Sequence
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_COLUMNS = ("acc@1", "acc@2", "acc@3", "acc@4", "acc@5", "correction_rate", "repeat_rate")
+from drift.evaluation.aggregate import (
+    DEFAULT_COLUMNS,
+    runs_from_results,
+    select_columns,
+    summarise,
+    summary_markdown,
+    table_cells,
+    table_header,
+)
 
-
-def table_columns(methods: Mapping[str, Mapping[str, float]], wanted: Sequence[str]) -> list[str]:
-    """The wanted columns that at least one method reports."""
-    return [c for c in wanted if any(c in m for m in methods.values())]
+__all__ = ["DEFAULT_COLUMNS", "markdown_table", "print_table"]
 
 
 def markdown_table(
     methods: Mapping[str, Mapping[str, float]], columns: Sequence[str] = DEFAULT_COLUMNS
 ) -> str:
     """A Markdown table with one row per method."""
-    cols = table_columns(methods, columns)
-    lines = ["| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for name, metrics in methods.items():
-        cells = [_cell(metrics.get(c)) for c in cols]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return summary_markdown(summarise(runs_from_results(methods)), columns, show_n=False)
 
 
 def print_table(
@@ -34,15 +37,12 @@ def print_table(
     console: Console | None = None,
 ) -> None:
     """Print the results table with Rich (plain text when not on a terminal)."""
-    cols = table_columns(methods, columns)
+    rows = summarise(runs_from_results(methods))
+    cols = select_columns(rows, columns)
+    header = table_header(rows, cols, show_n=False)
     table = Table(title=title)
-    table.add_column("method")
-    for c in cols:
-        table.add_column(c, justify="right")
-    for name, metrics in methods.items():
-        table.add_row(name, *[_cell(metrics.get(c)) for c in cols])
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*table_cells(row, rows, cols, show_n=False))
     (console or Console()).print(table)
-
-
-def _cell(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,288 @@
+"""Aggregate runs over seeds into tables (Markdown, CSV) and plots; the `drift report` command.
+
+:func:`summarise` groups :class:`~drift.evaluation.runs.RunRecord` s by method and by their
+non-seed overrides and reports the mean and the sample standard deviation (ddof=1) over the
+seeds of each group. The demo's printed table (:mod:`drift.evaluation.report`) uses it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drift.evaluation.runs import RunRecord, collect_runs, find_runs, runs_from_results
+from drift.utils.io import DataError, atomic_open
+
+__all__ = [
+    "DEFAULT_COLUMNS",
+    "REPORT_COLUMNS",
+    "RunRecord",
+    "SummaryRow",
+    "collect_runs",
+    "common_overrides",
+    "config_labels",
+    "format_cell",
+    "main",
+    "metric_names",
+    "read_summary_csv",
+    "runs_from_results",
+    "select_columns",
+    "summarise",
+    "summary_markdown",
+    "table_cells",
+    "table_header",
+    "write_report",
+    "write_runs_csv",
+    "write_summary_csv",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COLUMNS = ("acc@1", "acc@2", "acc@3", "acc@4", "acc@5", "correction_rate", "repeat_rate")
+REPORT_COLUMNS = (*DEFAULT_COLUMNS, "auroc", "norm_spearman")
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One (method, configuration) group: mean and sample std over its ``n`` runs."""
+
+    method: str
+    config: str
+    n: int
+    seeds: tuple[int, ...] = ()
+    mean: dict[str, float] = field(default_factory=dict)
+    std: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``method`` or ``method [config]``."""
+        return f"{self.method} [{self.config}]" if self.config else self.method
+
+
+# ---------------------------------------------------------------- aggregating
+
+
+def common_overrides(runs: Sequence[RunRecord]) -> list[str]:
+    """The configuration overrides that every record shares (left out of the labels)."""
+    common = set.intersection(*(set(r.overrides) for r in runs)) if runs else set()
+    return sorted(common)
+
+
+def config_labels(runs: Sequence[RunRecord]) -> list[str]:
+    """Per record, its overrides minus those every record shares, joined by ', '."""
+    common = set(common_overrides(runs))
+    return [", ".join(o for o in r.overrides if o not in common) for r in runs]
+
+
+def summarise(runs: Sequence[RunRecord]) -> list[SummaryRow]:
+    """Group ``runs`` by (method, config) in order of first appearance; mean ± std per metric.
+
+    The std is the sample standard deviation (ddof=1), NaN for a group of one run. A metric
+    that only some runs of a group report is averaged over those runs.
+    """
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for record, config in zip(runs, config_labels(runs), strict=True):
+        groups.setdefault((record.method, config), []).append(record)
+    methods = list(dict.fromkeys(r.method for r in runs))
+    keys = sorted(groups, key=lambda k: methods.index(k[0]))  # stable: configs keep their order
+    return [_summarise_group(method, config, groups[method, config]) for method, config in keys]
+
+
+def _summarise_group(method: str, config: str, records: list[RunRecord]) -> SummaryRow:
+    seeds = [r.seed for r in records if r.seed is not None]
+    if len(set(seeds)) < len(seeds):
+        dirs = ", ".join(str(r.run_dir) for r in records)
+        log.warning("%s [%s]: repeated seeds %s (runs: %s)", method, config, seeds, dirs)
+    mean, std = {}, {}
+    for name in _metric_order(records):
+        values = np.array([r.metrics[name] for r in records if name in r.metrics])
+        mean[name] = float(values.mean())
+        std[name] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    return SummaryRow(method, config, len(records), tuple(seeds), mean, std)
+
+
+def metric_names(rows: Sequence[SummaryRow]) -> list[str]:
+    """Every metric that some row reports, in order of first appearance."""
+    return list(dict.fromkeys(name for row in rows for name in row.mean))
+
+
+def select_columns(rows: Sequence[SummaryRow], wanted: Sequence[str] | None) -> list[str]:
+    """The ``wanted`` columns that some row reports (all metrics when ``wanted`` is None)."""
+    present = metric_names(rows)
+    return present if wanted is None else [c for c in wanted if c in present]
+
+
+def _metric_order(records: Sequence[RunRecord]) -> list[str]:
+    return list(dict.fromkeys(name for r in records for name in r.metrics))
+
+
+# ---------------------------------------------------------------- tables
+
+
+def format_cell(row: SummaryRow, column: str) -> str:
+    """``mean`` for one run, ``mean ± std`` for several, ``-`` when the metric is missing."""
+    if column not in row.mean:
+        return "-"
+    std = row.std.get(column, math.nan)
+    if math.isnan(std):
+        return f"{row.mean[column]:.3f}"
+    return f"{row.mean[column]:.3f} ± {std:.3f}"
+
+
+def table_header(rows: Sequence[SummaryRow], columns: Sequence[str], show_n: bool) -> list[str]:
+    """Header cells: method, config (when any row has one), n (when ``show_n``), metrics."""
+    return [*_label_columns(rows, show_n), *columns]
+
+
+def table_cells(
+    row: SummaryRow, rows: Sequence[SummaryRow], columns: Sequence[str], show_n: bool
+) -> list[str]:
+    """The cells of ``row`` under :func:`table_header`'s header."""
+    labels = {"method": row.method, "config": row.config or "-", "n": str(row.n)}
+    return [labels[c] for c in _label_columns(rows, show_n)] + [
+        format_cell(row, c) for c in columns
+    ]
+
+
+def summary_markdown(
+    rows: Sequence[SummaryRow], columns: Sequence[str] | None = None, show_n: bool = True
+) -> str:
+    """A Markdown table, one line per group; ``columns`` None means every metric."""
+    cols = select_columns(rows, columns)
+    header = table_header(rows, cols, show_n)
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(table_cells(r, rows, cols, show_n)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _label_columns(rows: Sequence[SummaryRow], show_n: bool) -> list[str]:
+    return ["method"] + ["config"] * any(r.config for r in rows) + ["n"] * show_n
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def write_summary_csv(rows: Sequence[SummaryRow], path: str | Path) -> None:
+    """One line per group: method, config, n, seeds (``;``-joined), ``<m>_mean``, ``<m>_std``."""
+    metrics = metric_names(rows)
+    header = ["method", "config", "n", "seeds"]
+    header += [f"{m}_{stat}" for m in metrics for stat in ("mean", "std")]
+    lines = []
+    for r in rows:
+        stats = [_csv_float(d.get(m)) for m in metrics for d in (r.mean, r.std)]
+        lines.append([r.method, r.config, r.n, ";".join(map(str, r.seeds)), *stats])
+    _write_csv(path, header, lines)
+
+
+def read_summary_csv(path: str | Path) -> list[SummaryRow]:
+    """The rows written by :func:`write_summary_csv`."""
+    with Path(path).open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        metrics = [c.removesuffix("_mean") for c in reader.fieldnames or [] if c.endswith("_mean")]
+        rows = []
+        for line in reader:
+            present = [m for m in metrics if line[f"{m}_mean"] != ""]
+            rows.append(
+                SummaryRow(
+                    method=line["method"],
+                    config=line["config"],
+                    n=int(line["n"]),
+                    seeds=tuple(int(s) for s in line["seeds"].split(";") if s),
+                    mean={m: float(line[f"{m}_mean"]) for m in present},
+                    std={m: float(line[f"{m}_std"] or "nan") for m in present},
+                )
+            )
+    return rows
+
+
+def write_runs_csv(runs: Sequence[RunRecord], path: str | Path) -> None:
+    """The tidy per-run table: one line per (run, method) with every metric."""
+    metrics = _metric_order(runs)
+    header = ["method", "config", "seed", "run_dir", *metrics]
+    lines = [
+        [r.method, cfg, "" if r.seed is None else r.seed, r.run_dir or ""]
+        + [_csv_float(r.metrics.get(m)) for m in metrics]
+        for r, cfg in zip(runs, config_labels(runs), strict=True)
+    ]
+    _write_csv(path, header, lines)
+
+
+def _write_csv(path: str | Path, header: list[str], lines: list[list[Any]]) -> None:
+    with atomic_open(path) as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(lines)
+
+
+def _csv_float(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else repr(value)
+
+
+# ---------------------------------------------------------------- the `drift report` command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`drift report DIR [--out OUT] [--columns a,b,...]`: tables and plots of every run."""
+    parser = argparse.ArgumentParser(
+        prog="drift report",
+        description="Tabulate (mean ± std over seeds) and plot every run under DIR.",
+    )
+    parser.add_argument("dir", type=Path, help="a run or multirun directory")
+    parser.add_argument("--out", type=Path, help="output directory (default: DIR/report)")
+    parser.add_argument(
+        "--columns",
+        help="comma-separated metrics for the Markdown table, or 'all' "
+        f"(default: {','.join(REPORT_COLUMNS)}); the CSV always has every metric",
+    )
+    args = parser.parse_args(argv)
+    out = args.out or args.dir / "report"
+    columns = _parse_columns(args.columns)
+    try:
+        runs = collect_runs(args.dir)
+        rows = summarise(runs)
+        written = write_report(runs, rows, out, columns)
+    except DataError as err:
+        print(f"drift report: {err}", file=sys.stderr)
+        return 2
+    print(summary_markdown(rows, columns))
+    print(f"\n{len(runs)} records from {len(find_runs(args.dir))} runs; wrote:")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def write_report(
+    runs: Sequence[RunRecord],
+    rows: Sequence[SummaryRow],
+    out: str | Path,
+    columns: Sequence[str] | None = REPORT_COLUMNS,
+) -> list[Path]:
+    """Write summary.md, summary.csv, runs.csv and the plots into ``out``; return the paths."""
+    from drift.evaluation.plots import write_plots  # plots imports this module and matplotlib
+
+    out = Path(out)
+    md = out / "summary.md"
+    shared = ", ".join(common_overrides(runs)) or "none"
+    with atomic_open(md) as fh:
+        fh.write(f"Overrides shared by every run: {shared}\n\n")
+        fh.write(summary_markdown(rows, columns) + "\n")
+    write_summary_csv(rows, out / "summary.csv")
+    write_runs_csv(runs, out / "runs.csv")
+    return [md, out / "summary.csv", out / "runs.csv", *write_plots(rows, runs, out)]
+
+
+def _parse_columns(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return REPORT_COLUMNS
+    if text.strip() == "all":
+        return None
+    return tuple(c.strip() for c in text.split(",") if c.strip())
