@@ -8,113 +8,44 @@ each ``__post_init__`` rejects values that make no sense (``method.beta <= 0``, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from drift.enums import (
+    DType,
+    EngineName,
+    LoggerName,
+    LossTurns,
+    MethodFamily,
+    Normalize,
+    RecordFormat,
+    Schedule,
+    TaskSource,
+    VerifierName,
+    WandbMode,
+    Weighting,
+)
+from drift.errors import ConfigError
 
-# Choices: each has a lower-case name (as written in YAML) and an upper-case alias for code.
-
-
-class TaskSource(str, Enum):
-    embedded = "embedded"
-    EMBEDDED = "embedded"  # alias
-    file = "file"
-    FILE = "file"  # alias
-    hf_dataset = "hf_dataset"
-    HF_DATASET = "hf_dataset"  # alias
-
-
-class RecordFormat(str, Enum):
-    auto = "auto"
-    AUTO = "auto"  # alias
-    metamathqa = "metamathqa"
-    METAMATHQA = "metamathqa"  # alias
-    math = "math"
-    MATH = "math"  # alias
-    drift = "drift"
-    DRIFT = "drift"  # alias
-
-
-class DType(str, Enum):
-    float32 = "float32"
-    FLOAT32 = "float32"  # alias
-    bfloat16 = "bfloat16"
-    BFLOAT16 = "bfloat16"  # alias
-    float16 = "float16"
-    FLOAT16 = "float16"  # alias
-
-
-class EngineName(str, Enum):
-    hf = "hf"
-    HF = "hf"  # alias
-    vllm = "vllm"
-    VLLM = "vllm"  # alias
-    scripted = "scripted"
-    SCRIPTED = "scripted"  # alias
-
-
-class VerifierName(str, Enum):
-    exact = "exact"
-    EXACT = "exact"  # alias
-    math_verify = "math_verify"
-    MATH_VERIFY = "math_verify"  # alias
-
-
-class Weighting(str, Enum):
-    uniform = "uniform"
-    UNIFORM = "uniform"  # alias
-    drift_iw = "drift_iw"
-    DRIFT_IW = "drift_iw"  # alias
-    rft = "rft"
-    RFT = "rft"  # alias
-
-
-class Normalize(str, Enum):
-    mean = "mean"
-    MEAN = "mean"  # alias
-    weight_sum = "weight_sum"
-    WEIGHT_SUM = "weight_sum"  # alias
-
-
-class LossTurns(str, Enum):
-    final = "final"
-    FINAL = "final"  # alias
-    all = "all"
-    ALL = "all"  # alias
-
-
-class Schedule(str, Enum):
-    constant = "constant"
-    CONSTANT = "constant"  # alias
-    linear = "linear"
-    LINEAR = "linear"  # alias
-    cosine = "cosine"
-    COSINE = "cosine"  # alias
-
-
-class LoggerName(str, Enum):
-    none = "none"
-    NONE = "none"  # alias
-    csv = "csv"
-    CSV = "csv"  # alias
-    wandb = "wandb"
-    WANDB = "wandb"  # alias
-
-
-class WandbMode(str, Enum):
-    online = "online"
-    ONLINE = "online"  # alias
-    offline = "offline"
-    OFFLINE = "offline"  # alias
-    disabled = "disabled"
-    DISABLED = "disabled"  # alias
-
-
-class ConfigError(ValueError):
-    """A config value is missing, mistyped or out of range; the message names the key."""
+__all__ = [
+    "ConfigError",
+    "DType",
+    "DriftConfig",
+    "EngineName",
+    "LoggerName",
+    "LossTurns",
+    "MethodFamily",
+    "Normalize",
+    "RecordFormat",
+    "Schedule",
+    "TaskSource",
+    "VerifierName",
+    "WandbMode",
+    "Weighting",
+    "load_config",
+]
 
 
 def _positive(key: str, value: float) -> None:
@@ -231,7 +162,13 @@ class ModelConfig:
 
 @dataclass
 class RolloutConfig:
-    """How trajectories are sampled from the reference policy."""
+    """How trajectories are sampled from the reference policy.
+
+    The fields after ``chunk_prompts`` configure ``engine: vllm`` only (``null`` = automatic:
+    ``dtype`` follows ``model.dtype``; ``gpu_memory_utilization`` is 0.1 on CPU, 0.9 on GPU;
+    ``enforce_eager`` is true on CPU, where compiling costs more start-up than it saves;
+    ``max_model_len`` is the model's). ``engine_kwargs`` go to ``vllm.LLM`` as they are.
+    """
 
     engine: EngineName = EngineName.HF
     num_samples: int = 16
@@ -240,6 +177,15 @@ class RolloutConfig:
     max_new_tokens: int = 24
     batch_size: int = 1024
     chunk_prompts: int = 250
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    dtype: DType | None = None
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    enforce_eager: bool | None = None
+    cpu_kvcache_space_gb: int = 1
+    start_timeout_s: float = 1800.0
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key in ("num_samples", "max_new_tokens", "batch_size", "chunk_prompts"):
@@ -247,6 +193,14 @@ class RolloutConfig:
         _non_negative("rollout.temperature", self.temperature)
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"rollout.top_p must be in (0, 1], got {self.top_p}")
+        for key in ("tensor_parallel_size", "data_parallel_size", "cpu_kvcache_space_gb"):
+            _positive(f"rollout.{key}", getattr(self, key))
+        _positive("rollout.start_timeout_s", self.start_timeout_s)
+        if self.max_model_len is not None:
+            _positive("rollout.max_model_len", self.max_model_len)
+        util = self.gpu_memory_utilization
+        if util is not None and not 0 < util <= 1:
+            raise ConfigError(f"rollout.gpu_memory_utilization must be in (0, 1], got {util}")
 
 
 @dataclass
@@ -267,17 +221,24 @@ class RewardConfig:
 
 @dataclass
 class MethodConfig:
-    """One method: how trajectories become weighted training examples, and whether to train."""
+    """One method: how its training data is made (weights, selection or online RL) and trained.
+
+    ``family`` picks the pipeline: ``iw`` weighs shared rollouts (reference, uniform SFT, RFT,
+    DRIFT-IW), ``attribution`` scores and refines a data pool, ``grpo`` trains online.
+    """
 
     name: str = "???"
+    family: MethodFamily = MethodFamily.IW
     train: bool = True
     weighting: Weighting = Weighting.UNIFORM
     beta: float = 0.1
     normalize: Normalize = Normalize.MEAN
     loss_turns: LossTurns = LossTurns.FINAL
+    rounds: int = 1
 
     def __post_init__(self) -> None:
         _positive("method.beta", self.beta)
+        _positive("method.rounds", self.rounds)
 
 
 @dataclass

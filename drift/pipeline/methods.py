@@ -1,8 +1,9 @@
-"""One method on shared rollouts: weights -> weighted SFT from the reference -> HF export."""
+"""One offline method on shared rollouts: weights -> weighted SFT -> HF export, K rounds."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,10 @@ import numpy as np
 
 from drift.config import DriftConfig, MethodConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
+from drift.pipeline.rollouts import RolloutSet, ensure_rollouts
 from drift.rollout.store import write_trajectories
 from drift.training.fit import train_policy
-from drift.types import Trajectory
+from drift.types import Problem, Trajectory
 from drift.weighting.trajectory import to_train_examples, trajectory_weights
 
 log = logging.getLogger(__name__)
@@ -21,10 +23,7 @@ log = logging.getLogger(__name__)
 def weigh(trajectories: list[Trajectory], method: MethodConfig) -> list[Trajectory]:
     """Copies of ``trajectories`` carrying this method's weights."""
     weights = trajectory_weights(trajectories, method.weighting, method.beta)
-    return [
-        Trajectory(**{**t.__dict__, "weight": float(w)})
-        for t, w in zip(trajectories, weights, strict=True)
-    ]
+    return [replace(t, weight=float(w)) for t, w in zip(trajectories, weights, strict=True)]
 
 
 def weight_summary(weighted: list[Trajectory]) -> dict[str, float]:
@@ -38,24 +37,23 @@ def weight_summary(weighted: list[Trajectory]) -> dict[str, float]:
     }
 
 
-def train_method(
+def train_round(
     cfg: DriftConfig,
     method: MethodConfig,
-    reference: str,
+    start_policy: str,
     trajectories: list[Trajectory],
     out_dir: Path,
     loggers: list[Any],
 ) -> tuple[str, dict[str, float]]:
-    """Train ``method`` from the reference on its weighted trajectories.
-
-    Returns the exported policy directory and training statistics.
-    """
+    """One round: weigh ``trajectories``, fine-tune ``start_policy`` on them, export to out_dir."""
     weighted = weigh(trajectories, method)
     write_trajectories(out_dir / "trajectories.jsonl", weighted)
-    examples = to_train_examples(weighted, [t.weight for t in weighted], method.loss_turns)
+    examples = to_train_examples(
+        weighted, np.array([t.weight for t in weighted]), method.loss_turns
+    )
     if not examples:
         raise ValueError(f"method {method.name}: no trajectory has a positive weight")
-    model, tokenizer = load_policy(cfg.model, path=reference)
+    model, tokenizer = load_policy(cfg.model, path=start_policy)
     if cfg.model.lora is not None:
         model = apply_lora(model, cfg.model.lora)
     result = train_policy(
@@ -68,15 +66,44 @@ def train_method(
         seed=cfg.seed,
         loggers=loggers,
     )
-    policy_dir = out_dir / "policy"
     merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
-    export_hf(result.model, tokenizer, policy_dir, merge_lora=merge)
+    policy_dir = export_hf(result.model, tokenizer, out_dir / "policy", merge_lora=merge)
     stats = {
         **weight_summary(weighted),
         "train/examples": float(len(examples)),
-        "train/steps": float(result.steps),
-        "train/wall_seconds": result.wall_seconds,
         "train/final_loss": result.final_loss,
+        "cost/optimizer_steps": float(result.steps),
+        "cost/train_seconds": result.wall_seconds,
     }
     log.info("%s: %d steps in %.1f s", method.name, result.steps, result.wall_seconds)
     return str(policy_dir), stats
+
+
+def train_method(
+    cfg: DriftConfig,
+    method: MethodConfig,
+    reference: str,
+    rollouts: RolloutSet,
+    problems: list[Problem],
+    out_dir: Path,
+    loggers: list[Any],
+) -> tuple[str, dict[str, float]]:
+    """Train ``method`` for ``method.rounds`` rounds (round r > 1 samples from round r-1's policy).
+
+    Returns the final policy directory and statistics, including the cost of every round's
+    rollouts (generated tokens, seconds) and training (optimiser steps, seconds).
+    """
+    policy, current = reference, rollouts
+    totals = {"cost/generated_tokens": 0.0, "cost/rollout_seconds": 0.0}
+    stats: dict[str, float] = {}
+    for r in range(1, method.rounds + 1):
+        round_dir = out_dir if method.rounds == 1 else out_dir / f"round{r}"
+        if r > 1:
+            current = ensure_rollouts(cfg, policy, problems, path=round_dir / "rollouts.jsonl")
+        totals["cost/generated_tokens"] += current.generated_tokens
+        totals["cost/rollout_seconds"] += current.wall_seconds
+        policy, stats_r = train_round(cfg, method, policy, current.trajectories, round_dir, loggers)
+        for key in ("cost/optimizer_steps", "cost/train_seconds"):
+            totals[key] = totals.get(key, 0.0) + stats_r.pop(key)
+        stats = stats_r
+    return policy, {**stats, **totals}

@@ -1,8 +1,11 @@
-"""The rollout stage: multi-turn trajectories from the reference policy, cached by config hash."""
+"""The rollout stage: multi-turn trajectories from a policy, cached with what they cost."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from drift.config import DriftConfig
@@ -13,26 +16,50 @@ from drift.rollout.engine import SamplingParams
 from drift.rollout.store import collect_rollouts
 from drift.types import Problem, Trajectory
 from drift.utils.hashing import config_hash
+from drift.utils.io import write_json
 
 log = logging.getLogger(__name__)
 
 
-def rollout_path(cfg: DriftConfig, reference: str) -> Path:
-    """Cache location of the rollouts for this reference, task, rollout and reward config."""
-    key = config_hash(reference, cfg.task, cfg.rollout, cfg.reward, cfg.seed)
+@dataclass
+class RolloutSet:
+    """Trajectories and the cost of sampling them (measured when they were first drawn)."""
+
+    trajectories: list[Trajectory]
+    wall_seconds: float
+    generated_tokens: int
+
+
+def count_generated_tokens(policy: str, trajectories: list[Trajectory]) -> int:
+    """Tokens the policy generated: every turn's text plus its end-of-turn token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy)
+    texts = [turn.text for t in trajectories for turn in t.turns]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    return sum(len(x) for x in ids) + len(texts)
+
+
+def rollout_path(cfg: DriftConfig, policy: str) -> Path:
+    """Cache location of the rollouts for this policy, task, rollout and reward config."""
+    key = config_hash(policy, cfg.task, cfg.rollout, cfg.reward, cfg.seed)
     return Path(cfg.paths.cache_dir) / f"rollouts-{key}.jsonl"
 
 
-def ensure_rollouts(cfg: DriftConfig, reference: str, problems: list[Problem]) -> list[Trajectory]:
-    """Sample ``rollout.num_samples`` episodes per problem (resuming an interrupted stage)."""
-    path = rollout_path(cfg, reference)
+def ensure_rollouts(
+    cfg: DriftConfig, policy: str, problems: list[Problem], path: Path | None = None
+) -> RolloutSet:
+    """Sample ``rollout.num_samples`` episodes per problem from ``policy`` (resumable, cached)."""
+    path = path or rollout_path(cfg, policy)
+    meta_path = path.with_suffix(".meta.json")
     verifier = build_verifier(cfg.reward.verifier)
     engine = None
+    start = time.perf_counter()
 
     def sample_chunk(chunk: list[Problem]) -> list[Trajectory]:
         nonlocal engine
         if engine is None:
-            engine = build_engine(cfg.rollout, cfg.model, reference)
+            engine = build_engine(cfg.rollout, cfg.model, policy)
         params = SamplingParams(
             temperature=cfg.rollout.temperature,
             top_p=cfg.rollout.top_p,
@@ -50,8 +77,15 @@ def ensure_rollouts(cfg: DriftConfig, reference: str, problems: list[Problem]) -
             reward=cfg.reward,
         )
 
+    fresh = not path.exists()
     trajectories = collect_rollouts(
         path, problems, cfg.rollout.chunk_prompts, sample_chunk, description="rollouts"
     )
+    if fresh or not meta_path.exists():
+        tokens = count_generated_tokens(policy, trajectories)
+        write_json(
+            meta_path, {"wall_seconds": time.perf_counter() - start, "generated_tokens": tokens}
+        )
+    meta = json.loads(meta_path.read_text())
     log.info("%d trajectories in %s", len(trajectories), path)
-    return trajectories
+    return RolloutSet(trajectories, meta["wall_seconds"], meta["generated_tokens"])

@@ -31,9 +31,10 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     methods = cfg.methods()
     reference = ensure_reference(cfg)
     test_problems = load_problems(cfg.task, "test")
-    trajectories = []
+    train_problems = load_problems(cfg.task, "train")
+    rollouts = None
     if any(m.train for m in methods.values()):
-        trajectories = ensure_rollouts(cfg, reference, load_problems(cfg.task, "train"))
+        rollouts = ensure_rollouts(cfg, reference, train_problems)
 
     results: dict[str, dict[str, float]] = {}
     for name, method in methods.items():
@@ -43,7 +44,9 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
             stats: dict[str, float] = {}
             policy = reference
             if method.train:
-                policy, stats = train_method(cfg, method, reference, trajectories, out_dir, loggers)
+                policy, stats = train_method(
+                    cfg, method, reference, rollouts, train_problems, out_dir, loggers
+                )
             metrics = evaluate_policy_dir(cfg, policy, test_problems)
             log_metrics(loggers, metrics, prefix="eval/")
             write_json(out_dir / "metrics.json", {**metrics, **stats})

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from drift.errors import DataError
 
-class DataError(ValueError):
-    """Bad input data; the message names the file, the line and the field."""
+__all__ = ["DataError", "atomic_open", "read_jsonl", "write_json", "write_jsonl"]
 
 
 @contextmanager
@@ -21,6 +21,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; keep the usual mode
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
@@ -30,6 +31,12 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, data: Any) -> None:

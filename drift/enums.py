@@ -1,0 +1,110 @@
+"""Choices used in configs, as str-Enums (OmegaConf checks them; it rejects typing.Literal).
+
+Each member has a lower-case name, as written in YAML, and an upper-case alias for code.
+"""
+
+from enum import Enum
+
+
+class TaskSource(str, Enum):
+    embedded = "embedded"
+    EMBEDDED = "embedded"  # alias
+    file = "file"
+    FILE = "file"  # alias
+    hf_dataset = "hf_dataset"
+    HF_DATASET = "hf_dataset"  # alias
+
+
+class RecordFormat(str, Enum):
+    auto = "auto"
+    AUTO = "auto"  # alias
+    metamathqa = "metamathqa"
+    METAMATHQA = "metamathqa"  # alias
+    math = "math"
+    MATH = "math"  # alias
+    drift = "drift"
+    DRIFT = "drift"  # alias
+
+
+class DType(str, Enum):
+    float32 = "float32"
+    FLOAT32 = "float32"  # alias
+    bfloat16 = "bfloat16"
+    BFLOAT16 = "bfloat16"  # alias
+    float16 = "float16"
+    FLOAT16 = "float16"  # alias
+
+
+class EngineName(str, Enum):
+    hf = "hf"
+    HF = "hf"  # alias
+    vllm = "vllm"
+    VLLM = "vllm"  # alias
+    scripted = "scripted"
+    SCRIPTED = "scripted"  # alias
+
+
+class VerifierName(str, Enum):
+    exact = "exact"
+    EXACT = "exact"  # alias
+    math_verify = "math_verify"
+    MATH_VERIFY = "math_verify"  # alias
+
+
+class Weighting(str, Enum):
+    uniform = "uniform"
+    UNIFORM = "uniform"  # alias
+    drift_iw = "drift_iw"
+    DRIFT_IW = "drift_iw"  # alias
+    rft = "rft"
+    RFT = "rft"  # alias
+
+
+class Normalize(str, Enum):
+    mean = "mean"
+    MEAN = "mean"  # alias
+    weight_sum = "weight_sum"
+    WEIGHT_SUM = "weight_sum"  # alias
+
+
+class LossTurns(str, Enum):
+    final = "final"
+    FINAL = "final"  # alias
+    all = "all"
+    ALL = "all"  # alias
+
+
+class Schedule(str, Enum):
+    constant = "constant"
+    CONSTANT = "constant"  # alias
+    linear = "linear"
+    LINEAR = "linear"  # alias
+    cosine = "cosine"
+    COSINE = "cosine"  # alias
+
+
+class LoggerName(str, Enum):
+    none = "none"
+    NONE = "none"  # alias
+    csv = "csv"
+    CSV = "csv"  # alias
+    wandb = "wandb"
+    WANDB = "wandb"  # alias
+
+
+class WandbMode(str, Enum):
+    online = "online"
+    ONLINE = "online"  # alias
+    offline = "offline"
+    OFFLINE = "offline"  # alias
+    disabled = "disabled"
+    DISABLED = "disabled"  # alias
+
+
+class MethodFamily(str, Enum):
+    iw = "iw"
+    IW = "iw"  # alias
+    attribution = "attribution"
+    ATTRIBUTION = "attribution"  # alias
+    grpo = "grpo"
+    GRPO = "grpo"  # alias

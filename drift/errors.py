@@ -1,0 +1,9 @@
+"""Errors that tell the user which config key or which file, line and field is wrong."""
+
+
+class ConfigError(ValueError):
+    """A config value is missing, mistyped or out of range; the message names the key."""
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, the line and the field."""
