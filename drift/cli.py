@@ -18,10 +18,20 @@ log = logging.getLogger("drift")
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
+def _quiet_libraries() -> None:
+    """Keep Lightning's start-up chatter (accelerator lines, tips) out of run logs."""
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
     from drift.pipeline.run import run
 
+    _quiet_libraries()
     try:
         drift_cfg = load_config(cfg)
     except ConfigError as err:

@@ -64,6 +64,10 @@ class WeightedSFTModule(pl.LightningModule):
         self.last_loss = float("nan")
         self._step_loss: Tensor | None = None
 
+    def on_fit_start(self) -> None:
+        """HF models load in eval mode; train in train mode (dropout on where configured)."""
+        self.model.train()
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Logits ``[B, T, V]`` for right-padded ``input_ids`` and ``attention_mask`` ``[B, T]``."""
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
