@@ -1,0 +1,64 @@
+"""The paper presets build every object short of loading weights (no GPU, no hub here)."""
+
+from pathlib import Path
+
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from drift.config import load_config
+from drift.data.sources import load_problems
+from drift.reward.returns import judge_turn
+from drift.reward.verifiers import build_verifier
+from drift.training.fit import build_trainer
+from drift.training.module import WeightedSFTModule, decay_groups, lr_factor
+
+FIXTURES = Path(__file__).parent / "data" / "fixtures"
+
+# Qwen2.5-3B-Instruct's published shape (config.json), to build the module without weights.
+QWEN25_3B = dict(
+    vocab_size=151936,
+    hidden_size=2048,
+    intermediate_size=11008,
+    num_hidden_layers=36,
+    num_attention_heads=16,
+    num_key_value_heads=2,
+    max_position_embeddings=32768,
+    tie_word_embeddings=True,
+)
+
+
+def test_drift_iw_paper_builds_short_of_weights(compose_cfg, tmp_path):
+    cfg = load_config(
+        compose_cfg(
+            [
+                "experiment=drift_iw_paper",
+                f"task.files.train={FIXTURES / 'metamathqa_tiny.jsonl'}",
+                f"task.files.test={FIXTURES / 'math500_tiny.jsonl'}",
+            ]
+        )
+    )
+    train = load_problems(cfg.task, "train")
+    assert [p.answer for p in train] == ["\\frac{5}{6}", "12", "9"]  # GSM record filtered out
+    assert "<answer>" in train[0].messages[-1]["content"]
+    test = load_problems(cfg.task, "test")
+    verifier = build_verifier(cfg.reward.verifier)
+    turn = judge_turn("<think>6/8 = 3/4</think><answer>0.75</answer>", test[0].answer, verifier)
+    assert turn.correct and turn.valid
+
+    with torch.device("meta"):
+        model = Qwen2ForCausalLM(Qwen2Config(**QWEN25_3B))
+    assert sum(p.numel() for p in model.parameters()) > 3.0e9
+    module = WeightedSFTModule(model, cfg.trainer)
+    groups = decay_groups(module.model, cfg.trainer.weight_decay)
+    assert {g["weight_decay"] for g in groups} == {0.0, 0.1}
+    total = 100
+    warmup = int(cfg.trainer.warmup_ratio * total)
+    factors = [lr_factor(s, total, warmup, cfg.trainer.schedule) for s in (0, warmup, total - 1)]
+    assert factors[0] < 1.0 and factors[1:] == [1.0, 1.0]  # constant after 10% warm-up
+    trainer = build_trainer(
+        cfg.trainer.__class__(**{**cfg.trainer.__dict__, "accelerator": "cpu"}),
+        tmp_path,
+        progress=False,
+    )
+    assert trainer.accumulate_grad_batches == 128 // 4
+    assert cfg.trainer.precision == "bf16-mixed"
