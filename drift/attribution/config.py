@@ -1,0 +1,92 @@
+"""Settings of per-example gradient feature extraction (the ``attribution`` config group)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from drift.errors import ConfigError
+
+# Choices: lower-case names as written in YAML (OmegaConf matches names), upper-case aliases.
+
+
+class FeatureImpl(str, Enum):
+    """How features are computed: batched hooks (fast) or LESS's batch-1 loop (baseline)."""
+
+    hooks = "hooks"
+    HOOKS = "hooks"  # alias
+    loop = "loop"
+    LOOP = "loop"  # alias
+
+
+class StorageDType(str, Enum):
+    """Storage precision of feature shards; computation is always float32."""
+
+    float16 = "float16"
+    FLOAT16 = "float16"  # alias
+    float32 = "float32"
+    FLOAT32 = "float32"  # alias
+
+
+@dataclass
+class FeatureConfig:
+    """Per-example projected gradient features of chosen linear layers."""
+
+    impl: FeatureImpl = field(
+        default=FeatureImpl.HOOKS,
+        metadata={"help": "hooks: Kronecker-projected, batched; loop: batch 1, dense projection"},
+    )
+    layers: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "regexes searched in nn.Linear module names; empty: the LoRA factors if the "
+            "model has any, else every nn.Linear inside the decoder blocks"
+        },
+    )
+    proj_in: int = field(
+        default=16, metadata={"help": "input-side projection dim per layer (>= d_in: none)"}
+    )
+    proj_out: int = field(
+        default=16, metadata={"help": "output-side projection dim per layer (>= d_out: none)"}
+    )
+    loop_dim: int | None = field(
+        default=None,
+        metadata={"help": "feature dim of the loop path; null: the hook path's total dim"},
+    )
+    loop_chunk: int = field(
+        default=4096,
+        metadata={"help": "rows of the dense projection generated at once by the loop path"},
+    )
+    seed: int = field(default=0, metadata={"help": "seed of the projection matrices"})
+    batch_size: int = field(
+        default=16, metadata={"help": "examples per backward (hooks) or per projection (loop)"}
+    )
+    shard_size: int = field(default=4096, metadata={"help": "rows per feature shard on disk"})
+    dtype: StorageDType = field(
+        default=StorageDType.FLOAT32, metadata={"help": "storage dtype of feature shards"}
+    )
+
+    def __post_init__(self) -> None:
+        self.impl = _enum(FeatureImpl, "impl", self.impl)
+        self.dtype = _enum(StorageDType, "dtype", self.dtype)
+        for key in ("proj_in", "proj_out", "loop_chunk", "batch_size", "shard_size"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"attribution.{key} must be > 0, got {getattr(self, key)}")
+        if self.loop_dim is not None and self.loop_dim <= 0:
+            raise ConfigError(f"attribution.loop_dim must be > 0 or null, got {self.loop_dim}")
+        for i, pattern in enumerate(self.layers):
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ConfigError(
+                    f"attribution.layers[{i}] is not a regex ({err}): {pattern!r}"
+                ) from None
+
+
+def _enum(kind: type[Enum], key: str, value: object) -> Enum:
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(dict.fromkeys(m.value for m in kind))
+        raise ConfigError(f"attribution.{key} must be one of {choices}, got {value!r}") from None

@@ -1,0 +1,211 @@
+"""Feature store on disk: sharded .npy arrays plus a JSON metadata file.
+
+Layout of a store directory::
+
+    meta.json            settings (model, layers, dims, dtype, seed, example ids hash,
+                         checkpoint, ...), the finished shards and a ``complete`` flag
+    features-00000.npy   [rows, dim] in the storage dtype
+    norms-00000.npy      [rows] float32: exact ‖g‖ of the unprojected gradient
+    ids-00000.json       the example ids of those rows
+
+Each shard's files are written to temporary names and renamed, then ``meta.json`` is rewritten
+atomically; a shard not yet listed in ``meta.json`` does not exist for readers and is
+overwritten by the next append, so an interrupted extraction resumes from its last shard. A
+store opened with settings different from its own is refused with the differing keys named.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drift.utils.io import atomic_open, write_json
+
+FORMAT_VERSION = 1
+
+
+class StoreMismatchError(ValueError):
+    """An existing store was built with other settings; the message lists the differing keys."""
+
+
+class FeatureStore:
+    """Sharded per-example features; get one from :meth:`create`, :meth:`open` or
+    :meth:`open_or_create`."""
+
+    def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+        self.path, self._meta = path, meta
+        self._ids: list[str] = []
+        for shard in meta["shards"]:
+            self._ids.extend(json.loads((path / f"ids-{shard['index']:05d}.json").read_text()))
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        """Whether ``path`` holds a store (finished or not)."""
+        return (Path(path) / "meta.json").is_file()
+
+    @classmethod
+    def create(
+        cls, path: str | Path, dim: int, dtype: str, settings: Mapping[str, Any]
+    ) -> FeatureStore:
+        """A new empty store; refuses to overwrite an existing one."""
+        path = Path(path)
+        if cls.exists(path):
+            raise FileExistsError(f"{path}: a feature store already exists")
+        meta = {
+            "format": FORMAT_VERSION,
+            "dim": int(dim),
+            "dtype": str(np.dtype(dtype)),
+            "settings": json.loads(json.dumps(dict(settings))),
+            "shards": [],
+            "complete": False,
+        }
+        write_json(path / "meta.json", meta)
+        return cls(path, meta)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        dim: int | None = None,
+        dtype: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> FeatureStore:
+        """Open an existing store; with ``dim``/``dtype``/``settings`` given, refuse a mismatch."""
+        path = Path(path)
+        if not cls.exists(path):
+            raise FileNotFoundError(f"{path}: no feature store (meta.json missing)")
+        meta = json.loads((path / "meta.json").read_text())
+        wanted: dict[str, Any] = {"format": FORMAT_VERSION}
+        if dim is not None:
+            wanted["dim"] = int(dim)
+        if dtype is not None:
+            wanted["dtype"] = str(np.dtype(dtype))
+        found = {k: meta.get(k) for k in wanted}
+        if settings is not None:
+            wanted.update(
+                {f"settings.{k}": v for k, v in json.loads(json.dumps(dict(settings))).items()}
+            )
+            found.update({f"settings.{k}": v for k, v in meta["settings"].items()})
+        _check_same(path, found, wanted)
+        return cls(path, meta)
+
+    @classmethod
+    def open_or_create(
+        cls, path: str | Path, dim: int, dtype: str, settings: Mapping[str, Any]
+    ) -> FeatureStore:
+        """Resume the store at ``path`` if it matches these settings, else start one."""
+        if cls.exists(path):
+            return cls.open(path, dim, dtype, settings)
+        return cls.create(path, dim, dtype, settings)
+
+    @property
+    def dim(self) -> int:
+        return int(self._meta["dim"])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._meta["dtype"])
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self._meta["settings"])
+
+    @property
+    def ids(self) -> list[str]:
+        """Example ids in row order."""
+        return list(self._ids)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self._ids)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the extraction that writes this store finished."""
+        return bool(self._meta["complete"])
+
+    def append(self, features: np.ndarray, ids: list[str], norms: np.ndarray) -> None:
+        """Write one shard: ``features`` [n, dim], ``ids`` (n, new), ``norms`` [n]; atomically."""
+        features, norms = np.asarray(features), np.asarray(norms, dtype=np.float32)
+        n = len(ids)
+        if features.shape != (n, self.dim) or norms.shape != (n,):
+            raise ValueError(
+                f"append expects features [{n}, {self.dim}] and norms [{n}], "
+                f"got {features.shape} and {norms.shape}"
+            )
+        clash = set(ids) & set(self._ids)
+        if clash or len(set(ids)) != n:
+            raise ValueError(f"{self.path}: duplicate example ids {sorted(clash)[:5] or ids}")
+        index = len(self._meta["shards"])
+        self._save(f"features-{index:05d}.npy", features.astype(self.dtype))
+        self._save(f"norms-{index:05d}.npy", norms)
+        write_json(self.path / f"ids-{index:05d}.json", list(ids))
+        self._meta["shards"].append({"index": index, "rows": n})
+        write_json(self.path / "meta.json", self._meta)
+        self._ids.extend(ids)
+
+    def _save(self, name: str, array: np.ndarray) -> None:
+        with atomic_open(self.path / name, "wb") as fh:
+            np.save(fh, array)
+
+    def mark_complete(self) -> None:
+        """Record that every example has been written."""
+        self._meta["complete"] = True
+        write_json(self.path / "meta.json", self._meta)
+
+    def _shard(self, kind: str, index: int) -> np.ndarray:
+        return np.load(self.path / f"{kind}-{index:05d}.npy", mmap_mode="r")
+
+    def norms(self) -> np.ndarray:
+        """Exact gradient norms [N] (float32), in row order."""
+        parts = [np.asarray(self._shard("norms", s["index"])) for s in self._meta["shards"]]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first_row, features [<= chunk_rows, dim] float32)`` covering every row once.
+
+        Shards are memory-mapped, so memory stays within one chunk whatever the store's size.
+        """
+        if chunk_rows <= 0:
+            raise ValueError(f"chunk_rows must be > 0, got {chunk_rows}")
+        offset = 0
+        for shard in self._meta["shards"]:
+            array = self._shard("features", shard["index"])
+            for start in range(0, shard["rows"], chunk_rows):
+                yield offset + start, np.asarray(array[start : start + chunk_rows], np.float32)
+            offset += shard["rows"]
+
+    def load(self) -> np.ndarray:
+        """All features [N, dim] float32 in memory (for small stores and tests)."""
+        chunks = [c for _, c in self.iter_chunks(65536)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), np.float32)
+
+    def dot(self, queries: np.ndarray, chunk_rows: int = 65536) -> np.ndarray:
+        """Inner products [N, Q] of every row with ``queries`` [Q, dim], streamed by chunks."""
+        queries = np.asarray(queries, dtype=np.float32)
+        out = np.empty((self.num_rows, queries.shape[0]), dtype=np.float32)
+        for start, chunk in self.iter_chunks(chunk_rows):
+            out[start : start + len(chunk)] = chunk @ queries.T
+        return out
+
+
+def _check_same(path: Path, found: dict[str, Any], wanted: dict[str, Any]) -> None:
+    keys = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+    if keys:
+        lines = [
+            f"  {k}: store has {_short(found.get(k))}, requested {_short(wanted.get(k))}"
+            for k in keys
+        ]
+        raise StoreMismatchError(
+            f"{path}: feature store was built with different settings; refusing to mix. "
+            "Use another directory or delete this one.\n" + "\n".join(lines)
+        )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,34 @@
+import pytest
+from omegaconf import OmegaConf
+
+from drift.attribution.config import FeatureConfig, FeatureImpl, StorageDType
+from drift.config import ConfigError
+
+
+def test_defaults_and_omegaconf_merge():
+    merged = OmegaConf.merge(
+        OmegaConf.structured(FeatureConfig), {"impl": "loop", "dtype": "float16"}
+    )
+    cfg = OmegaConf.to_object(merged)
+    assert cfg.impl is FeatureImpl.LOOP and cfg.dtype is StorageDType.FLOAT16
+    assert FeatureConfig().impl is FeatureImpl.HOOKS and FeatureConfig().loop_dim is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"impl": "fast"}, "attribution.impl"),
+        ({"dtype": "int8"}, "attribution.dtype"),
+        ({"proj_in": 0}, "attribution.proj_in"),
+        ({"shard_size": -1}, "attribution.shard_size"),
+        ({"loop_dim": 0}, "attribution.loop_dim"),
+        ({"layers": ["ok", "(unclosed"]}, "attribution.layers[1]"),
+    ],
+)
+def test_bad_values_name_the_key(kwargs, key):
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        FeatureConfig(**kwargs)
+
+
+def test_strings_become_enums():
+    assert FeatureConfig(impl="loop").impl is FeatureImpl.LOOP

@@ -1,0 +1,109 @@
+"""Tests of drift/attribution/extract.py (named apart from tests/reward/test_extract.py)."""
+
+import numpy as np
+import pytest
+import torch
+from tiny_lm import make_batch, make_examples, tiny_llama
+
+import drift.attribution.extract as extract
+from drift.attribution.config import FeatureConfig
+from drift.attribution.extract import NonFiniteGradientError, extract_features
+from drift.attribution.layers import layer_shapes, select_layers
+from drift.attribution.projection import KroneckerProjector
+from drift.attribution.reference import reference_features
+from drift.attribution.store import FeatureStore, StoreMismatchError
+from drift.training.loss import per_example_loss
+
+LENGTHS = [9, 14, 5, 11, 7, 12, 6, 10, 13, 8]
+
+
+def _extract(model, examples, path, **cfg):
+    cfg = FeatureConfig(**{"proj_in": 8, "proj_out": 8, "batch_size": 3, "shard_size": 4, **cfg})
+    return extract_features(
+        model, examples, cfg, path, pad_id=0, model_name="tiny", show_progress=False
+    )
+
+
+def test_store_holds_reference_features_with_one_forward_per_batch(lora_model, tmp_path):
+    examples = make_examples(LENGTHS, empty=(3,))
+    calls = []
+    handle = lora_model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        store = _extract(lora_model, examples, tmp_path / "f")
+    finally:
+        handle.remove()
+    assert len(calls) == 4  # ceil(10 / 3) batched forwards, no per-example loop
+    assert store.complete and store.ids == [e.id for e in examples]
+    modules = select_layers(lora_model)
+    kron = KroneckerProjector(layer_shapes(modules), 8, 8, seed=0)
+    ref, ref_sq = reference_features(
+        lora_model, make_batch(examples), modules, kron, per_example_loss
+    )
+    got = store.load()
+    assert np.linalg.norm(got - ref.numpy()) / np.linalg.norm(ref.numpy()) < 1e-5
+    np.testing.assert_allclose(store.norms(), ref_sq.sqrt().numpy(), rtol=1e-5)
+    assert store.settings["layers"][0][0].endswith("q_proj.lora_A.default")
+    assert all(p.grad is None for p in lora_model.parameters()) and not lora_model.training
+
+
+def test_resume_after_crash_gives_the_same_features(plain_model, tmp_path, monkeypatch):
+    examples = make_examples(LENGTHS, seed=5)
+    clean = _extract(plain_model, examples, tmp_path / "clean", batch_size=2)
+    real_step, calls = extract._hook_step, []
+
+    def crashing_step(*args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt("simulated crash")
+        return real_step(*args)
+
+    monkeypatch.setattr(extract, "_hook_step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        _extract(plain_model, examples, tmp_path / "r", batch_size=2)
+    partial = FeatureStore.open(tmp_path / "r")
+    assert partial.num_rows == 4 and not partial.complete  # one full shard of 4 kept, 2 rows lost
+    monkeypatch.setattr(extract, "_hook_step", real_step)
+    resumed = _extract(plain_model, examples, tmp_path / "r", batch_size=3)  # batch size may change
+    assert sorted(resumed.ids) == sorted(e.id for e in examples) and len(set(resumed.ids)) == 10
+    order = [resumed.ids.index(i) for i in clean.ids]
+    np.testing.assert_allclose(resumed.load()[order], clean.load(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(resumed.norms()[order], clean.norms(), rtol=1e-5)
+
+
+def test_finished_store_is_reused_and_other_settings_refused(plain_model, tmp_path, monkeypatch):
+    examples = make_examples(LENGTHS[:4], seed=6)
+    _extract(plain_model, examples, tmp_path / "f")
+    monkeypatch.setattr(extract, "_hook_step", None)  # would fail if anything were recomputed
+    assert _extract(plain_model, examples, tmp_path / "f").num_rows == 4
+    with pytest.raises(StoreMismatchError, match=r"settings\.seed"):
+        _extract(plain_model, examples, tmp_path / "f", seed=1)
+    with pytest.raises(StoreMismatchError, match="examples_hash"):
+        _extract(plain_model, examples[:3], tmp_path / "f")
+
+
+def test_nan_gradient_names_the_example_and_keeps_finished_rows(tmp_path):
+    model = tiny_llama()
+    with torch.no_grad():
+        model.get_input_embeddings().weight[39] = float("nan")
+    examples = make_examples(LENGTHS, seed=7)
+    examples[7].input_ids[2] = 39  # only this example sees the NaN embedding
+    with pytest.raises(NonFiniteGradientError, match=examples[7].id):
+        _extract(model, examples, tmp_path / "f", batch_size=3, shard_size=4)
+    store = FeatureStore.open(tmp_path / "f")
+    kept = [e.id for i, e in enumerate(examples[:9]) if i != 7]  # batch [6, 7, 8]: 6, 8 kept
+    assert store.ids == kept and not store.complete
+    assert np.isfinite(store.load()).all()
+
+
+def test_loop_impl_gives_the_same_norms_and_the_requested_dim(lora_model, tmp_path):
+    examples = make_examples(LENGTHS[:5], seed=8)
+    hooks = _extract(lora_model, examples, tmp_path / "h")
+    loop = _extract(lora_model, examples, tmp_path / "l", impl="loop", loop_dim=40, loop_chunk=100)
+    assert loop.dim == 40 and hooks.dim == 16 * 32 and loop.settings["impl"] == "loop"
+    np.testing.assert_allclose(loop.norms(), hooks.norms(), rtol=1e-5)
+
+
+def test_repeated_ids_are_refused(plain_model, tmp_path):
+    examples = make_examples([5, 6], seed=9)
+    with pytest.raises(ValueError, match=examples[0].id):
+        _extract(plain_model, [examples[0], examples[1], examples[0]], tmp_path / "f")
