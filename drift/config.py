@@ -7,12 +7,16 @@ each ``__post_init__`` rejects values that make no sense (``method.beta <= 0``, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from drift.attribution.config import FeatureConfig
+from drift.attribution.scoring_config import ScoringConfig
+from drift.attribution.study_config import StudyConfig
 from drift.enums import (
     DType,
     EngineName,
@@ -28,6 +32,7 @@ from drift.enums import (
     Weighting,
 )
 from drift.errors import ConfigError
+from drift.training.grpo_config import GRPOSettings
 
 __all__ = [
     "ConfigError",
@@ -225,6 +230,8 @@ class MethodConfig:
 
     ``family`` picks the pipeline: ``iw`` weighs shared rollouts (reference, uniform SFT, RFT,
     DRIFT-IW), ``attribution`` scores and refines a data pool, ``grpo`` trains online.
+    ``scoring`` (attribution family) says how the pool is scored and refined; ``null`` keeps
+    the whole pool (the ``full`` baseline).
     """
 
     name: str = "???"
@@ -235,10 +242,14 @@ class MethodConfig:
     normalize: Normalize = Normalize.MEAN
     loss_turns: LossTurns = LossTurns.FINAL
     rounds: int = 1
+    scoring: ScoringConfig | None = None
+    grpo: GRPOSettings | None = None
 
     def __post_init__(self) -> None:
         _positive("method.beta", self.beta)
         _positive("method.rounds", self.rounds)
+        if self.family == MethodFamily.GRPO and self.grpo is None:
+            raise ConfigError("method.grpo must hold the GRPO settings when method.family=grpo")
 
 
 @dataclass
@@ -333,6 +344,18 @@ class DriftConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    attribution: FeatureConfig = field(default_factory=FeatureConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
+    objective: str = "acc@5"
+
+    def __post_init__(self) -> None:
+        # The metric a single-method run returns to Hydra's sweeper (Optuna maximises it).
+        acc = re.fullmatch(r"(?:sampled/)?acc@(\d+)", self.objective)
+        if not self.objective.strip() or (acc and not 1 <= int(acc[1]) <= self.task.max_turns):
+            raise ConfigError(
+                f"objective must name a metric (acc@k with 1 <= k <= task.max_turns="
+                f"{self.task.max_turns}, correction_rate, ...), got '{self.objective}'"
+            )
 
     def methods(self) -> dict[str, MethodConfig]:
         """The methods this run trains and evaluates, in order."""

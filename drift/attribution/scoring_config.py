@@ -1,4 +1,4 @@
-"""Choices and settings of attribution scoring (the ``attribution`` config group's scoring keys).
+"""Choices and settings of attribution scoring (a method's ``method.scoring`` config keys).
 
 Every choice is a str-Enum (OmegaConf rejects ``typing.Literal``) with, as in
 :mod:`drift.config`, a lower-case name (what YAML spells; OmegaConf matches names) and an
@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from drift.config import ConfigError, LossTurns
+from drift.enums import LossTurns
+from drift.errors import ConfigError
 
 
 class ScoringMethod(str, Enum):
@@ -161,12 +162,12 @@ class ScoringConfig:
             setattr(self, key, _enum(kind, key, getattr(self, key)))
         for key in ("damping", "alpha"):
             if getattr(self, key) < 0:
-                raise ConfigError(f"attribution.{key} must be >= 0, got {getattr(self, key)}")
+                raise ConfigError(f"method.scoring.{key} must be >= 0, got {getattr(self, key)}")
         for key in ("cg_max_iter", "cg_tol", "temperature"):
             if getattr(self, key) <= 0:
-                raise ConfigError(f"attribution.{key} must be > 0, got {getattr(self, key)}")
+                raise ConfigError(f"method.scoring.{key} must be > 0, got {getattr(self, key)}")
         if not 0 < self.fraction <= 1:
-            raise ConfigError(f"attribution.fraction must be in (0, 1], got {self.fraction}")
+            raise ConfigError(f"method.scoring.fraction must be in (0, 1], got {self.fraction}")
 
 
 def _enum(kind: type[Enum], key: str, value: object) -> Enum:
@@ -174,4 +175,4 @@ def _enum(kind: type[Enum], key: str, value: object) -> Enum:
         return kind(value)
     except ValueError:
         choices = ", ".join(m.value for m in kind)
-        raise ConfigError(f"attribution.{key} must be one of {choices}, got {value!r}") from None
+        raise ConfigError(f"method.scoring.{key} must be one of {choices}, got {value!r}") from None

@@ -9,21 +9,57 @@ from typing import Any
 
 import lightning
 
-from drift.config import DriftConfig
+from drift.config import DriftConfig, MethodConfig, MethodFamily
 from drift.data.sources import load_problems
 from drift.evaluation.report import markdown_table, print_table
 from drift.pipeline.evaluate import evaluate_policy_dir
-from drift.pipeline.loggers import build_loggers, close_loggers, log_metrics
+from drift.pipeline.loggers import add_artifact, build_loggers, close_loggers, log_metrics
 from drift.pipeline.methods import train_method
 from drift.pipeline.reference import ensure_reference
-from drift.pipeline.rollouts import ensure_rollouts
+from drift.pipeline.rollouts import RolloutSet, ensure_rollouts, rollout_path
+from drift.training.grpo import train_grpo
+from drift.types import Problem
 from drift.utils.io import write_json
 
 log = logging.getLogger(__name__)
 
 
+def _train(
+    cfg: DriftConfig,
+    method: MethodConfig,
+    reference: str,
+    rollouts: RolloutSet | None,
+    train_problems: list[Problem],
+    loggers: list[Any],
+) -> tuple[str, dict[str, float]]:
+    """Train one method from the reference; return its policy and training statistics."""
+    out_dir = Path(cfg.paths.output_dir) / method.name
+    if not method.train:
+        return reference, {}
+    if method.family == MethodFamily.GRPO:
+        assert method.grpo is not None  # checked by MethodConfig
+        return train_grpo(
+            cfg.model,
+            cfg.task,
+            cfg.reward,
+            method.grpo,
+            reference,
+            train_problems,
+            out_dir,
+            cfg.seed,
+            loggers=loggers,
+        )
+    assert rollouts is not None
+    add_artifact(loggers, rollout_path(cfg, reference), "rollouts")
+    return train_method(cfg, method, reference, rollouts, train_problems, out_dir, loggers)
+
+
 def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     """Run every method of ``cfg`` on shared artifacts; write ``results.json``; return it."""
+    if any(m.family == MethodFamily.ATTRIBUTION for m in cfg.methods().values()):
+        from drift.pipeline.attribution import run_attribution
+
+        return run_attribution(cfg, resolved)
     start = time.perf_counter()
     lightning.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir = Path(cfg.paths.output_dir)
@@ -33,24 +69,18 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     test_problems = load_problems(cfg.task, "test")
     train_problems = load_problems(cfg.task, "train")
     rollouts = None
-    if any(m.train for m in methods.values()):
+    if any(m.train and m.family == MethodFamily.IW for m in methods.values()):
         rollouts = ensure_rollouts(cfg, reference, train_problems)
 
     results: dict[str, dict[str, float]] = {}
     for name, method in methods.items():
-        out_dir = run_dir / name
         loggers = build_loggers(cfg.logger, run_dir, name, resolved)
         try:
-            stats: dict[str, float] = {}
-            policy = reference
-            if method.train:
-                policy, stats = train_method(
-                    cfg, method, reference, rollouts, train_problems, out_dir, loggers
-                )
+            policy, stats = _train(cfg, method, reference, rollouts, train_problems, loggers)
             metrics = evaluate_policy_dir(cfg, policy, test_problems)
             log_metrics(loggers, metrics, prefix="eval/")
-            write_json(out_dir / "metrics.json", {**metrics, **stats})
-            results[name] = metrics
+            write_json(run_dir / name / "metrics.json", {**metrics, **stats})
+            results[name] = {**metrics, **{k: v for k, v in stats.items() if k.startswith("cost/")}}
             log.info("%s: %s", name, {k: round(v, 3) for k, v in metrics.items()})
         finally:
             close_loggers(loggers)

@@ -17,10 +17,10 @@ def test_defaults_and_string_choices() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "key"),
     [
-        ({"fraction": 0.0}, "attribution.fraction"),
-        ({"damping": -1.0}, "attribution.damping"),
-        ({"temperature": 0.0}, "attribution.temperature"),
-        ({"debias": "l2"}, "attribution.debias"),
+        ({"fraction": 0.0}, "method.scoring.fraction"),
+        ({"damping": -1.0}, "method.scoring.damping"),
+        ({"temperature": 0.0}, "method.scoring.temperature"),
+        ({"debias": "l2"}, "method.scoring.debias"),
     ],
 )
 def test_bad_values_name_the_key(kwargs: dict, key: str) -> None:

@@ -1,0 +1,289 @@
+"""Online multi-turn GRPO (DESIGN §1 baseline) with TRL's ``GRPOTrainer`` and ``rollout_func``.
+
+Each step, TRL hands the rollout function the step's prompts (each repeated ``num_generations``
+times, as message lists). :class:`EpisodeRollout` looks their problems up, plays the episodes
+with the shared driver on the current policy (same feedback loop, verifier and return as every
+other method) and returns every episode as one completion: the tokens after the first
+generation prompt, with ``env_mask`` = 1 on the assistant's tokens (content and closing eos)
+and 0 on the feedback turns, which are context, not actions. The episode return is the reward.
+
+Episodes are re-tokenised from their text with the chat template (:mod:`drift.data.chat`):
+exact for the character tokenizer; a subword tokenizer may split a reply differently than it
+was sampled, and a turn cut at ``max_completion_length`` gets the template's closing eos.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import PreTrainedTokenizerBase, TrainerCallback
+from trl import GRPOConfig, GRPOTrainer
+
+from drift.config import ModelConfig, RewardConfig, TaskConfig
+from drift.data.chat import encode_examples, prompt_ids
+from drift.models.factory import apply_lora, export_hf, load_policy
+from drift.reward.verifiers import build_verifier
+from drift.rollout.driver import run_episodes
+from drift.rollout.engine import Engine, SamplingParams
+from drift.rollout.hf_engine import HFEngine
+from drift.training.grpo_config import GRPOSettings
+from drift.types import Message, Problem, TrainExample, Trajectory
+from drift.utils.io import write_jsonl
+
+log = logging.getLogger(__name__)
+
+_NO_LIMIT = 1 << 30
+
+
+def prompt_key(messages: list[Message]) -> str:
+    """A hashable identity of a prompt (role and content of each message)."""
+    return json.dumps([[m["role"], m["content"]] for m in messages])
+
+
+def unique_prompts(problems: list[Problem]) -> dict[str, Problem]:
+    """Problems by :func:`prompt_key`; of problems sharing a prompt the first is kept (warned)."""
+    out: dict[str, Problem] = {}
+    for problem in problems:
+        out.setdefault(prompt_key(problem.messages), problem)
+    if len(out) < len(problems):
+        log.warning("grpo: %d problems repeat an earlier prompt", len(problems) - len(out))
+    return out
+
+
+def encode_episodes(
+    tokenizer: PreTrainedTokenizerBase, trajectories: list[Trajectory]
+) -> dict[str, list[list[int]]]:
+    """``prompt_ids``, ``completion_ids`` and ``env_mask`` (per episode, lists of ints).
+
+    The completion runs from after the prompt's generation prompt to the last assistant token
+    (a template's trailing newline is dropped); ``env_mask`` marks assistant tokens with 1.
+    """
+    examples = [
+        TrainExample(id=f"{t.prompt_id}/{t.sample_id}", messages=t.messages(), loss_turns="all")
+        for t in trajectories
+    ]
+    encoded = encode_examples(tokenizer, examples, max_length=_NO_LIMIT)
+    prompts = {prompt_key(t.prompt): t.prompt for t in trajectories}  # groups share a prompt
+    prompt_tokens = {key: prompt_ids(tokenizer, messages) for key, messages in prompts.items()}
+    out: dict[str, list[list[int]]] = {"prompt_ids": [], "completion_ids": [], "env_mask": []}
+    for traj, enc in zip(trajectories, encoded, strict=True):
+        prompt = prompt_tokens[prompt_key(traj.prompt)]
+        if enc.input_ids[: len(prompt)] != prompt or 1 in enc.loss_mask[: len(prompt)]:
+            raise ValueError(f"episode {enc.id!r}: the prompt is not a prefix of the conversation")
+        end = len(enc.loss_mask) - enc.loss_mask[::-1].index(1)
+        out["prompt_ids"].append(prompt)
+        out["completion_ids"].append(enc.input_ids[len(prompt) : end])
+        out["env_mask"].append(enc.loss_mask[len(prompt) : end])
+    return out
+
+
+def episode_reward(
+    completions: list[Any], episode_return: list[float], solved_turn: list[int], **kwargs: Any
+) -> list[float]:
+    """GRPO reward: the episode return R computed by the driver. Logs solve rates as metrics."""
+    log_metric = kwargs.get("log_metric")
+    if log_metric is not None:
+        turns = np.asarray(solved_turn)  # [N], 0 = never solved
+        log_metric("episodes/solve_rate", float((turns > 0).mean()))
+        log_metric("episodes/first_turn_acc", float((turns == 1).mean()))
+    return [float(r) for r in episode_return]
+
+
+class EpisodeRollout:
+    """TRL ``rollout_func``: multi-turn episodes of the trainer's current policy.
+
+    ``make_engine(model)`` builds the engine for each call (default: :class:`HFEngine`).
+
+    Counts what it generates (``generated_tokens``: assistant tokens incl. their eos,
+    ``generated_chars``, ``episodes``) for the cost accounting.
+    """
+
+    def __init__(
+        self,
+        problems: list[Problem],
+        tokenizer: PreTrainedTokenizerBase,
+        task: TaskConfig,
+        reward: RewardConfig,
+        settings: GRPOSettings,
+        seed: int,
+        make_engine: Callable[[Any], Engine] | None = None,
+    ) -> None:
+        self.problems = unique_prompts(problems)
+        self.tokenizer = tokenizer
+        self.task = task
+        self.reward = reward
+        self.settings = settings
+        self.verifier = build_verifier(reward.verifier)
+        self.seed = seed
+        self.make_engine = make_engine or (
+            lambda model: HFEngine(model, tokenizer, settings.rollout_batch_size)
+        )
+        self.calls = 0
+        self.generated_tokens = 0
+        self.generated_chars = 0
+        self.episodes = 0
+
+    def _params(self) -> SamplingParams:
+        """Sampling params with a fresh seed per call (a fixed seed would replay the noise)."""
+        seed = int(np.random.SeedSequence([self.seed, self.calls]).generate_state(1)[0])
+        self.calls += 1
+        s = self.settings
+        return SamplingParams(s.temperature, s.top_p, s.max_completion_length, seed)
+
+    def play(self, model: Any, prompts: list[list[Message]]) -> list[Trajectory]:
+        """One episode per prompt (in order) with ``model``."""
+        try:
+            problems = [self.problems[prompt_key(p)] for p in prompts]
+        except KeyError as err:
+            raise KeyError(f"rollout prompt not among the training problems: {err}") from None
+        return run_episodes(
+            self.make_engine(model),
+            problems,
+            num_samples=1,
+            params=self._params(),
+            feedback=self.task.feedback,
+            max_turns=self.task.max_turns,
+            verifier=self.verifier,
+            reward=self.reward,
+        )
+
+    def __call__(self, prompts: list[list[Message]], trainer: GRPOTrainer) -> dict[str, Any]:
+        trajectories = self.play(trainer.accelerator.unwrap_model(trainer.model), prompts)
+        out: dict[str, Any] = encode_episodes(self.tokenizer, trajectories)
+        self.generated_tokens += sum(sum(mask) for mask in out["env_mask"])
+        self.generated_chars += sum(len(turn.text) for t in trajectories for turn in t.turns)
+        self.episodes += len(trajectories)
+        out["logprobs"] = None
+        out["episode_return"] = [t.ret for t in trajectories]
+        out["solved_turn"] = [t.solved_turn or 0 for t in trajectories]
+        return out
+
+
+class ForwardLogs(TrainerCallback):
+    """Send the trainer's log lines to Lightning loggers (CSV, W&B) under ``train/``."""
+
+    def __init__(self, loggers: list[Any]) -> None:
+        self.loggers = loggers
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **_: Any):
+        metrics = {f"train/{k}": float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=state.global_step)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def grpo_args(settings: GRPOSettings, out_dir: Path, seed: int) -> GRPOConfig:
+    """TRL's config from ours; CPU-friendly (NOTES): fp32, no gradient checkpointing."""
+    s = settings
+    use_cpu = s.use_cpu if s.use_cpu is not None else not torch.cuda.is_available()
+    return GRPOConfig(
+        output_dir=str(out_dir),
+        max_steps=s.steps,
+        num_generations=s.num_generations,
+        per_device_train_batch_size=s.per_device_train_batch_size,
+        gradient_accumulation_steps=s.gradient_accumulation_steps,
+        learning_rate=s.lr,
+        lr_scheduler_type="constant",
+        weight_decay=s.weight_decay,
+        max_grad_norm=s.max_grad_norm,
+        loss_type=s.loss_type.value,
+        scale_rewards=s.scale_rewards.value,
+        beta=s.beta,
+        epsilon=s.epsilon,
+        temperature=s.temperature,
+        top_p=s.top_p,
+        top_k=0,
+        max_completion_length=s.max_completion_length,
+        logging_steps=s.logging_steps,
+        use_cpu=use_cpu,
+        bf16=False,
+        fp16=False,
+        gradient_checkpointing=s.gradient_checkpointing,
+        remove_unused_columns=False,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=not sys.stderr.isatty(),
+        seed=seed,
+        data_seed=seed,
+    )
+
+
+def prompt_dataset(problems: dict[str, Problem]) -> Dataset:
+    """TRL's training set: one row per distinct prompt (``prompt`` messages, ``problem_id``)."""
+    return Dataset.from_list(
+        [{"prompt": p.messages, "problem_id": p.id} for p in problems.values()]
+    )
+
+
+def train_grpo(
+    model_cfg: ModelConfig,
+    task: TaskConfig,
+    reward: RewardConfig,
+    settings: GRPOSettings,
+    reference: str,
+    problems: list[Problem],
+    out_dir: Path,
+    seed: int,
+    loggers: list[Any] | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+) -> tuple[str, dict[str, float]]:
+    """GRPO from the ``reference`` policy on ``problems``; returns the exported policy dir, stats.
+
+    Stats: ``cost/generated_tokens`` (assistant tokens sampled in rollouts), ``cost/wall_seconds``,
+    ``cost/optimizer_steps``, ``cost/episodes``, ``cost/generated_chars``, and the last logged
+    training metrics. TRL's log lines go to ``out_dir/grpo_log.jsonl`` and to ``loggers``
+    (Lightning loggers); ``callbacks`` are extra ``transformers`` trainer callbacks.
+    """
+    out_dir = Path(out_dir)
+    model, tokenizer = load_policy(model_cfg, path=reference)
+    if model_cfg.lora is not None:
+        model = apply_lora(model, model_cfg.lora)
+    rollout = EpisodeRollout(problems, tokenizer, task, reward, settings, seed)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=episode_reward,
+        args=grpo_args(settings, out_dir / "grpo", seed),
+        train_dataset=prompt_dataset(rollout.problems),
+        processing_class=tokenizer,
+        rollout_func=rollout,
+        callbacks=[*(callbacks or []), *([ForwardLogs(loggers)] if loggers else [])],
+    )
+    start = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - start
+    history = trainer.state.log_history
+    write_jsonl(out_dir / "grpo_log.jsonl", history)
+    policy_dir = out_dir / "policy"
+    merge = model_cfg.lora.merge_on_export if model_cfg.lora is not None else True
+    export_hf(trainer.accelerator.unwrap_model(trainer.model), tokenizer, policy_dir, merge)
+    stats = {
+        "cost/generated_tokens": float(rollout.generated_tokens),
+        "cost/generated_chars": float(rollout.generated_chars),
+        "cost/episodes": float(rollout.episodes),
+        "cost/wall_seconds": wall,
+        "cost/optimizer_steps": float(trainer.state.global_step),
+        **_last_metrics(history),
+    }
+    log.info("grpo: %d steps in %.1f s", trainer.state.global_step, wall)
+    return str(policy_dir), stats
+
+
+def _last_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
+    """The last logged value of the reward and solve-rate curves, under ``train/``."""
+    keys = ("reward", "episodes/solve_rate", "episodes/first_turn_acc", "loss")
+    last: dict[str, float] = {}
+    for row in history:
+        last.update({f"train/{k}": float(row[k]) for k in keys if _is_number(row.get(k))})
+    return last

@@ -1,0 +1,107 @@
+"""Settings of the online multi-turn GRPO baseline (``method=grpo``, key ``method.grpo``).
+
+Defaults follow the CPU probe in NOTES ("Online GRPO with TRL"): ``loss_type=grpo`` (TRL's
+default ``dapo`` collapsed on the embedded task), lr 5e-4 (TRL's 1e-6 learns nothing at the
+tiny model's size), about 2,000 steps (150-600 steps were flat or collapsed).
+
+Only ``drift.errors`` and ``drift.enums`` are imported: ``drift.config`` imports this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+from drift.errors import ConfigError
+
+E = TypeVar("E", bound=Enum)
+
+
+class GRPOLoss(str, Enum):
+    """TRL ``GRPOConfig.loss_type``: how token losses are aggregated over a batch."""
+
+    grpo = "grpo"
+    GRPO = "grpo"  # alias
+    dr_grpo = "dr_grpo"
+    DR_GRPO = "dr_grpo"  # alias
+    dapo = "dapo"
+    DAPO = "dapo"  # alias
+    bnpo = "bnpo"
+    BNPO = "bnpo"  # alias
+
+
+class RewardScaling(str, Enum):
+    """TRL ``GRPOConfig.scale_rewards``: divide advantages by the group's, the batch's or no std."""
+
+    group = "group"
+    GROUP = "group"  # alias
+    batch = "batch"
+    BATCH = "batch"  # alias
+    none = "none"
+    NONE = "none"  # alias
+
+
+@dataclass
+class GRPOSettings:
+    """One GRPO run: ``steps`` optimiser steps of ``per_device_train_batch_size`` episodes.
+
+    Each step samples ``per_device_train_batch_size / num_generations`` prompts and
+    ``num_generations`` multi-turn episodes for each (the group whose returns are compared).
+    ``max_completion_length`` bounds every assistant turn (tokens per turn, like
+    ``rollout.max_new_tokens``), not the whole episode. ``use_cpu: null`` means "when no GPU".
+    """
+
+    steps: int = 2000
+    num_generations: int = 8
+    per_device_train_batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    loss_type: GRPOLoss = GRPOLoss.GRPO
+    scale_rewards: RewardScaling = RewardScaling.GROUP
+    beta: float = 0.0
+    epsilon: float = 0.2
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_completion_length: int = 24
+    rollout_batch_size: int = 1024
+    logging_steps: int = 50
+    use_cpu: bool | None = None
+    gradient_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "per_device_train_batch_size", "gradient_accumulation_steps", "lr")
+        positive += ("epsilon", "temperature", "max_completion_length", "rollout_batch_size")
+        positive += ("logging_steps",)
+        for key in positive:
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"method.grpo.{key} must be > 0, got {getattr(self, key)}")
+        for key in ("weight_decay", "max_grad_norm", "beta"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"method.grpo.{key} must be >= 0, got {getattr(self, key)}")
+        if self.num_generations < 2:
+            raise ConfigError(
+                f"method.grpo.num_generations must be >= 2 (GRPO compares episodes within a "
+                f"group), got {self.num_generations}"
+            )
+        if self.per_device_train_batch_size % self.num_generations:
+            raise ConfigError(
+                "method.grpo.per_device_train_batch_size counts episodes and must be a multiple "
+                f"of method.grpo.num_generations ({self.num_generations}), "
+                f"got {self.per_device_train_batch_size}"
+            )
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"method.grpo.top_p must be in (0, 1], got {self.top_p}")
+        self.loss_type = _enum(GRPOLoss, "loss_type", self.loss_type)
+        self.scale_rewards = _enum(RewardScaling, "scale_rewards", self.scale_rewards)
+
+
+def _enum(cls: type[E], key: str, value: object) -> E:
+    """``value`` as a member of ``cls`` (strings accepted, for construction outside OmegaConf)."""
+    try:
+        return cls(value)
+    except ValueError:
+        choices = sorted({m.value for m in cls})
+        raise ConfigError(f"method.grpo.{key} must be one of {choices}, got {value!r}") from None

@@ -1,0 +1,197 @@
+"""Online GRPO: episode encoding (env_mask), the rollout function, a short real TRL run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from drift.config import ModelConfig, RewardConfig, TaskConfig
+from drift.data.chat import encode_examples, prompt_ids
+from drift.data.embedded import make_split, warmup_examples
+from drift.data.tokenizer import build_char_tokenizer
+from drift.models.factory import build_tiny_model, export_hf
+from drift.rollout.scripted import ScriptedEngine
+from drift.training.grpo import EpisodeRollout, encode_episodes, episode_reward, train_grpo
+from drift.training.grpo_config import GRPOSettings
+from drift.types import Trajectory, Turn
+
+FEEDBACK = "Incorrect. Please think again."
+# Same special tokens, but a newline after each turn's eos (like ChatML): the completion must
+# stop at the last assistant eos and the newlines must fall in the feedback (mask 0) spans.
+NEWLINE_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: the tiny model gains nothing from two, and on a shared 2-core machine
+    two threads per process ran 20x slower here (NOTES: contention)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def runs(mask: list[int], value: int) -> list[tuple[int, int]]:
+    """[start, end) spans where ``mask`` equals ``value``."""
+    spans, start = [], None
+    for i, m in enumerate([*mask, 1 - value]):
+        if m == value and start is None:
+            start = i
+        elif m != value and start is not None:
+            spans.append((start, i))
+            start = None
+    return spans
+
+
+def trajectory(texts: list[str]) -> Trajectory:
+    turns = [Turn(text=t, answer=None, correct=False, valid=True) for t in texts]
+    prompt = [{"role": "user", "content": "5 3 2 4 odd"}]
+    return Trajectory("train-000001", 0, prompt, turns, FEEDBACK, target="3")
+
+
+@pytest.fixture(params=["char", "newline"])
+def tokenizer(request):
+    tok = build_char_tokenizer()
+    if request.param == "newline":
+        tok.chat_template = NEWLINE_TEMPLATE
+    return tok
+
+
+def test_env_mask_spans_are_exactly_the_feedback_and_the_answers(tokenizer):
+    texts = ["<answer>5</answer>", "<answer>2</answer>", "<answer>3</answer>"]
+    single = trajectory(texts[:1])
+    enc = encode_episodes(tokenizer, [trajectory(texts), single])
+    ids, mask = enc["completion_ids"][0], enc["env_mask"][0]
+    assert len(ids) == len(mask) and set(mask) == {0, 1}
+    assert enc["prompt_ids"][0] == prompt_ids(tokenizer, single.prompt)
+    feedback = [tokenizer.decode(ids[a:b], skip_special_tokens=True) for a, b in runs(mask, 0)]
+    assert [f.strip("\n") for f in feedback] == [FEEDBACK, FEEDBACK]
+    answers = [tokenizer.decode(ids[a:b]) for a, b in runs(mask, 1)]
+    assert answers == [f"{t}<|end|>" for t in texts]  # content + the eos the model emits
+    assert ids[-1] == tokenizer.eos_token_id and mask[-1] == 1
+    assert enc["env_mask"][1] == [1] * len(enc["completion_ids"][1])  # one turn: all model
+
+
+@pytest.fixture
+def rollout():
+    problems = make_split("train", 4, seed=0, num_candidates=4)
+    settings = GRPOSettings(num_generations=2, per_device_train_batch_size=8)
+    task = TaskConfig(max_turns=3, feedback=FEEDBACK)
+    wrong_then_right = {p.messages[0]["content"]: p for p in problems}
+
+    def reply(conv):  # wrong, then right: a candidate other than the answer first
+        problem = wrong_then_right[conv[0]["content"]]
+        other = next(c for c in problem.meta["candidates"] if c != problem.answer)
+        return f"<answer>{other if len(conv) == 1 else problem.answer}</answer>"
+
+    engine = ScriptedEngine(reply)
+    tok = build_char_tokenizer()
+    roll = EpisodeRollout(problems, tok, task, RewardConfig(), settings, 0, lambda _: engine)
+    return roll, problems, engine
+
+
+def test_rollout_func_returns_what_grpo_trainer_expects(rollout):
+    roll, problems, engine = rollout
+    prompts = [p.messages for p in problems for _ in range(2)]  # TRL repeats each prompt
+    played = roll.play(None, prompts)
+    assert [t.prompt_id for t in played] == [p.id for p in problems for _ in range(2)]
+    fake = type("Acc", (), {"unwrap_model": staticmethod(lambda m: m)})
+    trainer = type("Trainer", (), {"accelerator": fake, "model": None})
+    out = roll(prompts, trainer)
+    assert {"prompt_ids", "completion_ids", "logprobs", "env_mask"} <= out.keys()
+    assert out["logprobs"] is None
+    n = len(prompts)
+    assert all(len(out[k]) == n for k in ("prompt_ids", "completion_ids", "env_mask"))
+    assert all(
+        len(c) == len(m) for c, m in zip(out["completion_ids"], out["env_mask"], strict=True)
+    )
+    assert out["episode_return"] == pytest.approx([0.9] * n)  # solved at turn 2
+    assert out["solved_turn"] == [2] * n
+    assert episode_reward([None] * n, **{k: out[k] for k in ("episode_return", "solved_turn")})
+    assert roll.episodes == n  # counted by the rollout function only, not by play()
+    assert roll.generated_tokens == n * 2 * 19  # two answers of 18 characters + eos each
+    seeds = [params.seed for _, params in engine.calls]
+    assert len(set(seeds)) == len(seeds)  # fresh noise on every turn of every call
+    with pytest.raises(KeyError, match="not among the training problems"):
+        roll([[{"role": "user", "content": "1 2 3 4 odd"}]], trainer)
+
+
+def warm_up(model, tok, steps: int, batch: int = 32) -> None:
+    """A few AdamW steps of single-turn SFT (short sequences: a fast, rough warm-up)."""
+    examples = warmup_examples(steps * batch, 0, 4, FEEDBACK, multi_turn_fraction=0.0)
+    enc = encode_examples(tok, examples, max_length=64)
+    width = max(len(e.input_ids) for e in enc)
+    pad = [width - len(e.input_ids) for e in enc]
+    ids = torch.tensor(
+        [e.input_ids + [tok.pad_token_id] * p for e, p in zip(enc, pad, strict=True)]
+    )
+    att = torch.tensor([[1] * len(e.input_ids) + [0] * p for e, p in zip(enc, pad, strict=True)])
+    labels = torch.where(
+        torch.tensor([e.loss_mask + [0] * p for e, p in zip(enc, pad, strict=True)]) == 1, ids, -100
+    )
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    for rows in torch.arange(len(enc)).split(batch):
+        model(input_ids=ids[rows], attention_mask=att[rows], labels=labels[rows]).loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The tiny model after a 2-second warm-up: ~40% well-formed answers, a few right ones."""
+    out = tmp_path_factory.mktemp("grpo")
+    tok = build_char_tokenizer()
+    torch.manual_seed(0)
+    model = build_tiny_model(ModelConfig().tiny, tok)
+    warm_up(model, tok, steps=60)
+    return export_hf(model, tok, out / "reference"), out
+
+
+class RecordingLogger:
+    def __init__(self):
+        self.rows = []
+
+    def log_metrics(self, metrics, step=None):
+        self.rows.append((step, metrics))
+
+
+def test_train_grpo_updates_and_exports_a_loadable_policy(reference):
+    ref_dir, out = reference
+    settings = GRPOSettings(
+        steps=3, num_generations=4, per_device_train_batch_size=16, logging_steps=1
+    )
+    problems = make_split("train", 16, seed=0, num_candidates=4)
+    logger = RecordingLogger()
+    policy, stats = train_grpo(
+        ModelConfig(),
+        TaskConfig(feedback=FEEDBACK, max_turns=3),
+        RewardConfig(),
+        settings,
+        str(ref_dir),
+        problems,
+        out / "run",
+        seed=0,
+        loggers=[logger],
+    )
+    assert stats["cost/optimizer_steps"] == 3
+    assert stats["cost/episodes"] == 3 * 16
+    assert stats["cost/generated_tokens"] >= stats["cost/episodes"]  # every turn ends in eos
+    assert stats["cost/wall_seconds"] > 0
+    before = AutoModelForCausalLM.from_pretrained(ref_dir).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(policy)
+    changed = [k for k, v in after.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed, "GRPO left every weight unchanged"
+    tok = AutoTokenizer.from_pretrained(policy)
+    assert tok.decode(tok("<answer>3</answer>")["input_ids"]) == "<answer>3</answer>"
+    lines = (out / "run" / "grpo_log.jsonl").read_text().splitlines()
+    assert any("episodes/solve_rate" in json.loads(line) for line in lines)
+    assert [step for step, _ in logger.rows][:3] == [1, 2, 3]
+    assert "train/reward" in logger.rows[0][1]
