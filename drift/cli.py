@@ -43,8 +43,18 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     except (ConfigError, DataError) as err:
         log.error("%s", err)
         raise SystemExit(2) from None
-    methods = results["methods"]
-    return next(iter(methods.values())).get("acc@5") if len(methods) == 1 else None
+    return objective_value(results["methods"], drift_cfg.objective)
+
+
+def objective_value(methods: dict[str, dict], objective: str) -> float | None:
+    """The ``objective`` metric of a single-method run (what a sweeper such as Optuna optimises);
+    None for a comparison of several methods or a metric the method did not report."""
+    if len(methods) != 1:
+        return None
+    value = next(iter(methods.values())).get(objective)
+    if value is None:
+        log.warning("objective '%s' is not among the run's metrics: returning None", objective)
+    return value
 
 
 def main() -> None:
