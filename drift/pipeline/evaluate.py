@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from drift.config import DriftConfig
 from drift.evaluation.multiturn import evaluate_policy
-from drift.pipeline.engines import build_engine
+from drift.pipeline.engines import open_engine
 from drift.reward.verifiers import build_verifier
 from drift.types import Problem
 
 
 def evaluate_policy_dir(cfg: DriftConfig, policy: str, problems: list[Problem]) -> dict[str, float]:
     """Greedy (and sampled) multi-turn metrics of ``policy`` on ``problems``."""
-    engine = build_engine(cfg.rollout, cfg.model, policy)
-    return evaluate_policy(
-        engine,
-        problems,
-        cfg.eval,
-        cfg.task,
-        build_verifier(cfg.reward.verifier),
-        cfg.reward,
-        seed=cfg.seed,
-    )
+    with open_engine(cfg.rollout, cfg.model, policy) as engine:
+        return evaluate_policy(
+            engine,
+            problems,
+            cfg.eval,
+            cfg.task,
+            build_verifier(cfg.reward.verifier),
+            cfg.reward,
+            seed=cfg.seed,
+        )

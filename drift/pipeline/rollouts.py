@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drift.config import DriftConfig
-from drift.pipeline.engines import build_engine
+from drift.pipeline.engines import build_engine, close_engine
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import SamplingParams
@@ -78,9 +78,12 @@ def ensure_rollouts(
         )
 
     fresh = not path.exists()
-    trajectories = collect_rollouts(
-        path, problems, cfg.rollout.chunk_prompts, sample_chunk, description="rollouts"
-    )
+    try:
+        trajectories = collect_rollouts(
+            path, problems, cfg.rollout.chunk_prompts, sample_chunk, description="rollouts"
+        )
+    finally:
+        close_engine(engine)
     if fresh or not meta_path.exists():
         tokens = count_generated_tokens(policy, trajectories)
         write_json(
