@@ -347,8 +347,11 @@ class DriftConfig:
     attribution: FeatureConfig = field(default_factory=FeatureConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
     objective: str = "acc@5"
+    num_threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.num_threads is not None:
+            _positive("num_threads", self.num_threads)
         # The metric a single-method run returns to Hydra's sweeper (Optuna maximises it).
         acc = re.fullmatch(r"(?:sampled/)?acc@(\d+)", self.objective)
         if not self.objective.strip() or (acc and not 1 <= int(acc[1]) <= self.task.max_turns):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning
+import torch
 
 from drift.config import DriftConfig, MethodConfig, MethodFamily
 from drift.data.sources import load_problems
@@ -56,6 +57,8 @@ def _train(
 
 def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     """Run every method of ``cfg`` on shared artifacts; write ``results.json``; return it."""
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
     if any(m.family == MethodFamily.ATTRIBUTION for m in cfg.methods().values()):
         from drift.pipeline.attribution import run_attribution
 
