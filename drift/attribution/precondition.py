@@ -147,7 +147,7 @@ def conjugate_gradient(
         if curvature <= 0:
             raise ValueError(
                 f"CG iteration {it}: non-positive curvature {float(curvature):.3g}; "
-                "H + damping·I is not positive definite, raise attribution.damping"
+                "H + damping·I is not positive definite, raise method.scoring.damping"
             )
         step = rs / curvature
         x = x + step * p

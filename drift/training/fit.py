@@ -51,12 +51,18 @@ class StepLogLines(Callback):
 
 
 def build_trainer(
-    cfg: TrainerConfig, output_dir: Path, loggers: list | None = None, progress: bool = True
+    cfg: TrainerConfig,
+    output_dir: Path,
+    loggers: list | None = None,
+    progress: bool = True,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> pl.Trainer:
     """A Lightning Trainer for weighted SFT: our own step sampler, checkpoints under
-    ``output_dir/checkpoints``, a Rich progress bar on a TTY and plain log lines otherwise."""
+    ``output_dir/checkpoints``, a Rich progress bar on a TTY and plain log lines otherwise,
+    plus ``extra_callbacks`` (e.g. the attribution warm-up's optimiser-state snapshots)."""
     tty = progress and sys.stderr.isatty()
     callbacks: list[Callback] = [ModelCheckpoint(dirpath=Path(output_dir) / "checkpoints")]
+    callbacks.extend(extra_callbacks)
     if tty:
         callbacks.append(RichProgressBar())
     elif progress:
@@ -91,6 +97,7 @@ def fit_sft(
     seed: int,
     loggers: list | None = None,
     progress: bool = True,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Fit ``module`` (its ``config`` gives the trainer settings) on encoded examples."""
     cfg = module.config
@@ -98,7 +105,7 @@ def fit_sft(
     data = SFTDataModule(
         examples, cfg.effective_batch_size, normalize, seed, pad_id, cfg.num_workers
     )
-    trainer = build_trainer(cfg, output_dir, loggers, progress)
+    trainer = build_trainer(cfg, output_dir, loggers, progress, extra_callbacks)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     return TrainResult(
@@ -116,6 +123,7 @@ def train_policy(
     seed: int,
     loggers: list | None = None,
     progress: bool = True,
+    extra_callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Weighted SFT of ``model`` on ``examples`` (encoded with ``tokenizer``'s chat template)."""
     if not examples:
@@ -125,4 +133,6 @@ def train_policy(
     if pad_id is None:  # any valid id will do: padding is masked explicitly
         pad_id = tokenizer.eos_token_id or 0
     module = WeightedSFTModule(model, trainer)
-    return fit_sft(module, encoded, pad_id, normalize, output_dir, seed, loggers, progress)
+    return fit_sft(
+        module, encoded, pad_id, normalize, output_dir, seed, loggers, progress, extra_callbacks
+    )

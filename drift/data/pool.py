@@ -1,0 +1,132 @@
+"""An SFT pool from the embedded task with planted, labelled corruption (the attribution study).
+
+The clean pool is :func:`~drift.data.embedded.warmup_examples` (train-split prompts; a share of
+conversations show 1-3 wrong answers, each followed by feedback, before the right one). Then an
+exact number of examples per kind is corrupted, disjointly, chosen uniformly among the examples
+where that kind applies (``drift.attribution.study_config.CorruptionKind``):
+
+- ``wrong_parity``: the final answer becomes the first candidate (in prompt order) whose parity
+  contradicts the clue and that the conversation has not shown yet. A consistent rule the model
+  can learn, so the loss of these examples is not trivially high.
+- ``format``: the final answer is written ``answer: 3``: consistent, learnable, and unparseable
+  by the verifier (a model that learns it loses accuracy).
+- ``repeat``: a multi-turn example's final answer repeats the last answer that feedback already
+  ruled out (the correction is broken).
+
+Clean examples are not equally easy: when 3-4 candidates fit the clue the right answer has low
+probability under any model, so clean-but-hard examples have high loss too (loss-based
+selection can fail). Everything is deterministic in ``seed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from drift.attribution.study_config import CorruptionKind
+from drift.data.embedded import format_answer, warmup_examples
+from drift.reward.extract import extract_answer
+from drift.types import TrainExample
+
+CLEAN = "clean"
+# Most constrained kinds first, so that each finds enough eligible examples.
+_ORDER = (CorruptionKind.REPEAT, CorruptionKind.WRONG_PARITY, CorruptionKind.FORMAT)
+
+
+@dataclass
+class Pool:
+    """Pool examples [N] and their labels [N]: ``"clean"`` or a :class:`CorruptionKind` value."""
+
+    examples: list[TrainExample]
+    kinds: list[str]
+
+    def __post_init__(self) -> None:
+        if len(self.examples) != len(self.kinds):
+            raise ValueError(f"{len(self.examples)} examples but {len(self.kinds)} labels")
+
+    @property
+    def corrupted(self) -> np.ndarray:
+        """Boolean mask [N]: True for planted corruption."""
+        return np.array([k != CLEAN for k in self.kinds], dtype=bool)
+
+    @property
+    def ids(self) -> list[str]:
+        return [ex.id for ex in self.examples]
+
+    def counts(self) -> dict[str, int]:
+        """Examples per label."""
+        names, counts = np.unique(np.array(self.kinds, dtype=object), return_counts=True)
+        return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+
+
+@dataclass
+class _Parsed:
+    """What corruption needs to know about a clean example."""
+
+    candidates: list[str]
+    clue: str
+    shown: list[str]  # answers of the earlier (wrong) assistant turns, in order
+
+
+def _parse(example: TrainExample) -> _Parsed:
+    words = example.messages[0]["content"].split()
+    shown = [
+        extract_answer(m["content"]) or ""
+        for m in example.messages[:-1]
+        if m["role"] == "assistant"
+    ]
+    return _Parsed(candidates=words[:-1], clue=words[-1], shown=shown)
+
+
+def _wrong_parity_answer(p: _Parsed) -> str | None:
+    parity = 1 if p.clue == "odd" else 0
+    wrong = [c for c in p.candidates if int(c) % 2 != parity and c not in p.shown]
+    return wrong[0] if wrong else None
+
+
+def _corrupt_text(kind: CorruptionKind, p: _Parsed, answer: str) -> str | None:
+    """The corrupted final assistant turn, or None when ``kind`` does not apply."""
+    if kind is CorruptionKind.REPEAT:
+        return format_answer(p.shown[-1]) if p.shown else None
+    if kind is CorruptionKind.WRONG_PARITY:
+        wrong = _wrong_parity_answer(p)
+        return None if wrong is None else format_answer(wrong)
+    return f"answer: {answer}"
+
+
+def build_pool(
+    size: int,
+    seed: int,
+    num_candidates: int,
+    feedback: str,
+    multi_turn_fraction: float,
+    corruption: Mapping[str, float],
+) -> Pool:
+    """``size`` examples ``pool-000000``..., ``round(share · size)`` of each corruption kind."""
+    if size <= 0:
+        raise ValueError(f"the pool needs at least one example, got size={size}")
+    clean = warmup_examples(size, seed, num_candidates, feedback, multi_turn_fraction)
+    examples = [replace(ex, id=f"pool-{i:06d}") for i, ex in enumerate(clean)]
+    parsed = [_parse(ex) for ex in examples]
+    answers = [extract_answer(ex.messages[-1]["content"]) or "" for ex in examples]
+    kinds = [CLEAN] * size
+    rng = np.random.default_rng([seed, 4099])
+    for kind in _ORDER:
+        want = int(np.floor(corruption.get(kind.value, 0.0) * size + 0.5))
+        if want == 0:
+            continue
+        texts = [_corrupt_text(kind, p, a) for p, a in zip(parsed, answers, strict=True)]
+        eligible = [i for i, t in enumerate(texts) if t is not None and kinds[i] == CLEAN]
+        if len(eligible) < want:
+            raise ValueError(
+                f"study.corruption.{kind.value}: {want} examples asked for but only "
+                f"{len(eligible)} of {size} are eligible; lower it (repeat needs multi-turn "
+                "examples: raise study.multi_turn_fraction)"
+            )
+        for i in sorted(rng.choice(eligible, size=want, replace=False).tolist()):
+            messages = [*examples[i].messages[:-1], {"role": "assistant", "content": texts[i]}]
+            examples[i] = replace(examples[i], messages=messages)
+            kinds[i] = kind.value
+    return Pool(examples, kinds)

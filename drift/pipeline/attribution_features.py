@@ -1,0 +1,281 @@
+"""Features of the attribution study, computed once and shared by every method and run.
+
+:class:`FeatureBank` holds the warmed-up model and hands out, each computed at most once per run
+and cached on disk under ``paths.cache_dir`` (keyed by the warm-up, the checkpoint, the
+``attribution`` feature settings and the examples, so a second method or a second run with the
+same upstream config reuses them):
+
+- the pool's projected loss gradients at the final snapshot (a :class:`FeatureStore`);
+- LESS's Adam-transformed pool gradients at every snapshot (explicit per-example gradients from
+  the hooks with an identity projection, transformed by the snapshot's Adam state, then
+  projected exactly like the plain features, so both live in one feature space);
+- projected gradients of validation targets, and per-example losses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from drift.attribution.config import FeatureConfig, FeatureImpl
+from drift.attribution.extract import NonFiniteGradientError, extract_features, feature_settings
+from drift.attribution.hooks import GradientCollector
+from drift.attribution.layers import layer_shapes, select_layers
+from drift.attribution.precondition import adam_transform
+from drift.attribution.projection import DenseProjector, KroneckerProjector
+from drift.attribution.scoring_config import AdamForm
+from drift.attribution.store import FeatureStore
+from drift.attribution.targets import TargetSet
+from drift.config import DriftConfig
+from drift.data.chat import EncodedExample, encode_examples
+from drift.pipeline.attribution_warmup import (
+    Checkpoint,
+    Warmup,
+    apply_params,
+    load_base,
+    load_state,
+)
+from drift.training.data import pad_examples
+from drift.training.loss import per_example_loss
+from drift.types import TrainExample
+from drift.utils.hashing import config_hash
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 8192
+Projection = Callable[[dict[str, Tensor]], Tensor]  # name -> [B, d_out, d_in]  =>  [B, dim]
+
+
+class StoreMismatch(ValueError):
+    """A feature store's rows do not line up with the examples they should describe."""
+
+
+def projection(model: nn.Module, cfg: FeatureConfig, device: torch.device) -> Projection:
+    """The map from per-layer weight gradients to the feature space of :func:`extract_features`
+    (same layers, same seeded projector), for gradients computed outside the extractor."""
+    shapes = layer_shapes(select_layers(model, cfg.layers))
+    kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
+    if cfg.impl == FeatureImpl.HOOKS:
+        return kron.project_grads
+    n_params = sum(d_out * d_in for d_out, d_in in shapes.values())
+    dense = DenseProjector(n_params, cfg.loop_dim or kron.dim, cfg.seed, cfg.loop_chunk)
+    return lambda grads: dense.project(torch.cat([grads[n].flatten(1) for n in shapes], dim=1))
+
+
+def chunks(store: FeatureStore) -> Iterator[np.ndarray]:
+    """The store's feature rows, chunk by chunk."""
+    return (chunk for _, chunk in store.iter_chunks(CHUNK_ROWS))
+
+
+class FeatureBank:
+    """Lazily computed, cached features of the pool and of validation targets."""
+
+    def __init__(
+        self, cfg: DriftConfig, warmup: Warmup, pool: Sequence[TrainExample], device: str = "cpu"
+    ) -> None:
+        self.cfg, self.warmup, self.device = cfg, warmup, torch.device(device)
+        self.model, self.tokenizer = load_base(cfg)
+        self.model.to(self.device)
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
+        self.pool = encode_examples(self.tokenizer, list(pool), cfg.trainer.max_length)
+        self._loaded: int | None = None
+        self._state: dict[str, Any] = {}
+        self._memo: dict[str, Any] = {}
+        self.cache = Path(cfg.paths.cache_dir)
+
+    def at(self, ckpt: Checkpoint) -> nn.Module:
+        """The model with ``ckpt``'s parameters (loaded once per switch)."""
+        if self._loaded != ckpt.index:
+            self._state = load_state(ckpt)
+            apply_params(self.model, self._state)
+            self._loaded = ckpt.index
+        return self.model
+
+    def encode(self, examples: Sequence[TrainExample]) -> list[EncodedExample]:
+        return encode_examples(self.tokenizer, list(examples), self.cfg.trainer.max_length)
+
+    def _extract(self, examples: list[EncodedExample], ckpt: Checkpoint, tag: str) -> FeatureStore:
+        key = config_hash(ckpt.key, self.cfg.attribution, tag, [e.input_ids for e in examples])
+        store = extract_features(
+            self.at(ckpt),
+            examples,
+            self.cfg.attribution,
+            self.cache / f"features-{tag}-{key}",
+            pad_id=self.pad_id,
+            model_name=self.cfg.model.name_or_path,
+            checkpoint=ckpt.key,
+            show_progress=len(examples) > 1000,
+        )
+        _check_rows(store, [e.id for e in examples])
+        return store
+
+    def pool_store(self) -> FeatureStore:
+        """Plain projected loss gradients of the pool at the final snapshot."""
+        if "pool" not in self._memo:
+            self._memo["pool"] = self._extract(self.pool, self.warmup.final, "pool")
+        return self._memo["pool"]
+
+    def grad_norms(self) -> np.ndarray:
+        """Exact ‖g_z‖ [N] of the pool at the final snapshot (the bias DRIFT-IF removes)."""
+        return self.pool_store().norms().astype(np.float64)
+
+    def target_features(self, targets: TargetSet, ckpt: Checkpoint | None = None) -> np.ndarray:
+        """Projected gradients [M, D] of the target examples, in their order."""
+        ckpt = ckpt or self.warmup.final
+        encoded = self.encode(targets.examples)
+        key = config_hash(ckpt.key, [e.input_ids for e in encoded], [e.loss_mask for e in encoded])
+        if key not in self._memo:
+            self._memo[key] = self._extract(encoded, ckpt, "targets").load()
+        return self._memo[key]
+
+    def losses(self, examples: Sequence[TrainExample] | None = None) -> np.ndarray:
+        """Token-mean losses [N] at the final snapshot (the pool's when ``examples`` is None)."""
+        encoded = self.pool if examples is None else self.encode(examples)
+        model = self.at(self.warmup.final)
+        out = []
+        bs = self.cfg.attribution.batch_size
+        with torch.no_grad():
+            for start in range(0, len(encoded), bs):
+                batch = self.batch(encoded[start : start + bs])
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+                out.append(per_example_loss(logits.logits, batch["input_ids"], batch["loss_mask"]))
+        return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)
+
+    def batch(self, examples: Sequence[EncodedExample]) -> dict[str, Tensor]:
+        return {k: v.to(self.device) for k, v in pad_examples(examples, self.pad_id).items()}
+
+    def adam_store(self, ckpt: Checkpoint, form: AdamForm) -> FeatureStore:
+        """LESS's features at ``ckpt``: projected Adam update directions of the pool."""
+        model = self.at(ckpt)
+        cfg = self.cfg.attribution
+        modules = select_layers(model, cfg.layers)
+        ids = [e.id for e in self.pool]
+        settings = feature_settings(
+            cfg, layer_shapes(modules), ids, self.cfg.model.name_or_path, ckpt.key
+        )
+        settings["adam_form"] = AdamForm(form).value
+        project = projection(model, cfg, self.device)
+        dim = int(project(_zero_grads(modules, self.device)).shape[1])
+        key = config_hash(settings)
+        store = FeatureStore.open_or_create(
+            self.cache / f"features-adam-{key}", dim, cfg.dtype.value, settings
+        )
+        if not store.complete:
+            self._fill_adam(store, model, modules, project, AdamForm(form))
+            store.mark_complete()
+        _check_rows(store, ids)
+        return store
+
+    def _fill_adam(
+        self,
+        store: FeatureStore,
+        model: nn.Module,
+        modules: dict[str, nn.Linear],
+        project: Projection,
+        form: AdamForm,
+    ) -> None:
+        """Append the missing rows shard by shard; finished shards survive a failure."""
+        state = {n: self._state["adam"][f"{n}.weight"] for n in modules}
+        betas, eps = tuple(self._state["betas"]), float(self._state["eps"])
+        featurize = AdamFeatures(model, modules, state, betas, eps, form, project)
+        done = set(store.ids)
+        todo = [e for e in self.pool if e.id not in done]
+        cfg = self.cfg.attribution
+        for start in range(0, len(todo), cfg.shard_size):
+            part = todo[start : start + cfg.shard_size]
+            rows = [
+                featurize(self.batch(part[i : i + cfg.batch_size]))
+                for i in range(0, len(part), cfg.batch_size)
+            ]
+            _append_finite(store, [e.id for e in part], torch.cat(rows).cpu().numpy())
+
+
+class AdamFeatures:
+    """LESS's feature of a batch: each example's exact weight gradient (hooks with an identity
+    projection), transformed by a snapshot's Adam state, then projected by ``project``.
+
+    ``state`` maps layer name -> ``exp_avg``, ``exp_avg_sq`` [d_out, d_in] and ``step`` (the
+    optimiser's count of updates taken; the paper form's bias correction uses step + 1).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        modules: dict[str, nn.Linear],
+        state: dict[str, dict[str, Tensor]],
+        betas: tuple[float, float],
+        eps: float,
+        form: AdamForm,
+        project: Projection,
+    ) -> None:
+        self.model, self.modules, self.project = model, modules, project
+        self.shapes = layer_shapes(modules)
+        widest = max(max(s) for s in self.shapes.values())
+        device = next(model.parameters()).device
+        self.identity = KroneckerProjector(self.shapes, widest, widest, 0, device)
+        self.state = {n: {k: v.to(device) for k, v in s.items()} for n, s in state.items()}
+        self.betas, self.eps, self.form = betas, eps, AdamForm(form)
+
+    def __call__(self, batch: dict[str, Tensor]) -> Tensor:
+        """Features [B, dim] of a right-padded batch (input_ids, attention_mask, loss_mask)."""
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            collector = GradientCollector(self.model, self.modules, self.identity)
+            with collector as col, torch.enable_grad():
+                col.set_mask(mask)
+                logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+                flat, _ = col.backward(per_example_loss(logits, ids, batch["loss_mask"]))
+        finally:
+            self.model.train(was_training)
+        grads = _split(flat, self.shapes)
+        moved = {}
+        for n, g in grads.items():
+            s = self.state[n]
+            step = int(s["step"])
+            moved[n] = adam_transform(
+                g, s["exp_avg"], s["exp_avg_sq"], self.form, self.betas, self.eps, step
+            )
+        return self.project(moved).detach()
+
+
+def _split(flat: Tensor, shapes: dict[str, tuple[int, int]]) -> dict[str, Tensor]:
+    """Exact flattened gradients [B, Σ d_out·d_in] -> name -> [B, d_out, d_in]."""
+    sizes = [d_out * d_in for d_out, d_in in shapes.values()]
+    parts = torch.split(flat, sizes, dim=1)
+    return {n: p.reshape(-1, *shapes[n]) for n, p in zip(shapes, parts, strict=True)}
+
+
+def _zero_grads(modules: dict[str, nn.Linear], device: torch.device) -> dict[str, Tensor]:
+    return {
+        n: torch.zeros(1, m.out_features, m.in_features, device=device) for n, m in modules.items()
+    }
+
+
+def _append_finite(store: FeatureStore, ids: list[str], rows: np.ndarray) -> None:
+    """Append the finite prefix of ``rows`` as a shard; raise if any row is not finite."""
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    good = slice(0, int(bad[0]) if bad.size else len(ids))
+    if good.stop:
+        store.append(rows[good], ids[good], np.linalg.norm(rows[good], axis=1))
+    if bad.size:
+        raise NonFiniteGradientError(
+            f"non-finite Adam feature for example(s) {[ids[i] for i in bad[:5]]}; finished "
+            f"shards are kept in {store.path}: fix or drop these examples and rerun to resume"
+        )
+
+
+def _check_rows(store: FeatureStore, ids: list[str]) -> None:
+    if store.ids != ids:
+        raise StoreMismatch(
+            f"{store.path}: the store's {store.num_rows} rows do not match the {len(ids)} "
+            "examples asked for (same ids in the same order); delete the store to rebuild it"
+        )
