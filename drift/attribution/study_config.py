@@ -36,7 +36,7 @@ DEBIAS_CHOICES = ("none", "cosine", "power", "residual")
 
 
 def _default_corruption() -> dict[str, float]:
-    return {"wrong_parity": 0.2, "format": 0.1, "repeat": 0.1}
+    return {"wrong_parity": 0.3, "format": 0.1, "repeat": 0.0}
 
 
 @dataclass
@@ -45,7 +45,7 @@ class StudyConfig:
 
     pool_size: int = field(default=2000, metadata={"help": "SFT examples in the pool"})
     multi_turn_fraction: float = field(
-        default=0.3, metadata={"help": "pool examples showing 1-3 wrong answers before the last"}
+        default=0.0, metadata={"help": "pool examples showing 1-3 wrong answers before the last"}
     )
     corruption: dict[str, float] = field(
         default_factory=_default_corruption,
