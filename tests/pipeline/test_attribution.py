@@ -95,7 +95,6 @@ def test_study_runs_end_to_end_then_reuses_features(compose_cfg, tmp_path, monke
     assert 0 <= again["methods"]["grad_sim"]["auroc"] <= 1
 
 
-@pytest.mark.slow
 def test_every_method_of_the_demo_runs(compose_cfg, tmp_path):
     cfg = load_config(compose_cfg(TINY))
     names = ["random", "grad_sim", "cg_if", "perplexity", "embedding"]
