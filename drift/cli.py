@@ -25,6 +25,8 @@ def _quiet_libraries() -> None:
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    # Our configure_gradient_clipping serves FSDP; DeepSpeed clips by trainer.grad_clip itself.
+    warnings.filterwarnings("ignore", message="Since DeepSpeed handles gradient clipping")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

@@ -15,11 +15,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from drift.attribution.config import FeatureConfig
-from drift.attribution.scoring_config import ScoringConfig
+from drift.attribution.scoring_config import PreconditionerName, ScoringConfig, ScoringMethod
 from drift.attribution.study_config import StudyConfig
 from drift.enums import (
+    Architecture,
     DType,
     EngineName,
+    InfluenceCombine,
     LoggerName,
     LossTurns,
     MethodFamily,
@@ -33,12 +35,14 @@ from drift.enums import (
 )
 from drift.errors import ConfigError
 from drift.training.grpo_config import GRPOSettings
+from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
 
 __all__ = [
     "ConfigError",
     "DType",
     "DriftConfig",
     "EngineName",
+    "InfluenceCombine",
     "LoggerName",
     "LossTurns",
     "MethodFamily",
@@ -98,11 +102,17 @@ class TaskConfig:
 
 @dataclass
 class TinyModelConfig:
-    """Shape of the tiny Llama built from a config for the embedded task."""
+    """Shape of a randomly initialised model built from a config (``model.name_or_path: tiny``).
 
+    The default is the 134k-parameter Llama of the embedded task; ``architecture: qwen2`` with
+    Qwen2.5 dimensions builds a stand-in of that shape where no hub is reachable.
+    """
+
+    architecture: Architecture = Architecture.LLAMA
     hidden_size: int = 64
     num_layers: int = 2
     num_heads: int = 2
+    num_kv_heads: int | None = None  # None: as many as num_heads
     intermediate_size: int = 256
     max_position_embeddings: int = 256
 
@@ -111,6 +121,10 @@ class TinyModelConfig:
             _positive(f"model.tiny.{key}", getattr(self, key))
         if self.hidden_size % self.num_heads:
             raise ConfigError("model.tiny.hidden_size must be divisible by model.tiny.num_heads")
+        if self.num_kv_heads is not None and (
+            self.num_kv_heads <= 0 or self.num_heads % self.num_kv_heads
+        ):
+            raise ConfigError("model.tiny.num_kv_heads must be > 0 and divide model.tiny.num_heads")
 
 
 @dataclass
@@ -132,18 +146,26 @@ class LoraConfig:
 
 @dataclass
 class WarmupConfig:
-    """Supervised warm-up that turns the tiny model into the reference policy (cached)."""
+    """Supervised warm-up that turns the tiny model into the reference policy (cached).
+
+    Two phases: ``steps`` on single-turn examples (the task's rule), then ``multi_turn_steps``
+    on a mix in which ``multi_turn_fraction`` of the conversations show wrong answers and the
+    feedback turn before the right one (answering after feedback). One mixed phase from the
+    start learned the rule far more slowly: every batch pads to its longest conversation.
+    """
 
     enabled: bool = True
-    steps: int = 600
+    steps: int = 1500
+    multi_turn_steps: int = 100
     batch_size: int = 64
-    lr: float = 3e-3
+    lr: float = 1e-3
     num_examples: int = 20000
     multi_turn_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "lr", "num_examples"):
             _positive(f"model.warmup.{key}", getattr(self, key))
+        _non_negative("model.warmup.multi_turn_steps", self.multi_turn_steps)
         if not 0 <= self.multi_turn_fraction <= 1:
             raise ConfigError("model.warmup.multi_turn_fraction must be in [0, 1]")
 
@@ -169,7 +191,8 @@ class ModelConfig:
 class RolloutConfig:
     """How trajectories are sampled from the reference policy.
 
-    The fields after ``chunk_prompts`` configure ``engine: vllm`` only (``null`` = automatic:
+    ``device`` places the ``hf`` engine's model (``null``: ``cuda`` when a GPU is visible, else
+    ``cpu``). The fields after ``device`` configure ``engine: vllm`` only (``null`` = automatic:
     ``dtype`` follows ``model.dtype``; ``gpu_memory_utilization`` is 0.1 on CPU, 0.9 on GPU;
     ``enforce_eager`` is true on CPU, where compiling costs more start-up than it saves;
     ``max_model_len`` is the model's). ``engine_kwargs`` go to ``vllm.LLM`` as they are.
@@ -182,6 +205,7 @@ class RolloutConfig:
     max_new_tokens: int = 24
     batch_size: int = 1024
     chunk_prompts: int = 250
+    device: str | None = None
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
     dtype: DType | None = None
@@ -201,6 +225,12 @@ class RolloutConfig:
         for key in ("tensor_parallel_size", "data_parallel_size", "cpu_kvcache_space_gb"):
             _positive(f"rollout.{key}", getattr(self, key))
         _positive("rollout.start_timeout_s", self.start_timeout_s)
+        if self.device is not None and not re.fullmatch(
+            r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?", self.device
+        ):
+            raise ConfigError(
+                f"rollout.device must be cpu, cuda, cuda:N, mps or xpu, got {self.device!r}"
+            )
         if self.max_model_len is not None:
             _positive("rollout.max_model_len", self.max_model_len)
         util = self.gpu_memory_utilization
@@ -225,13 +255,40 @@ class RewardConfig:
 
 
 @dataclass
+class InfluenceConfig:
+    """On-policy influence of each round's trajectories and how it changes their weights.
+
+    The validation targets are ``rollouts_per_query`` episodes of at most ``val_max_turns``
+    turns (``null``: ``task.max_turns``) drawn by the round's policy on the first
+    ``num_queries`` problems of the val split. ``combine``: ``product`` multiplies each return
+    weight by exp(z / ``temperature``), z the influence standardised over all trajectories;
+    ``drop_negative`` zeroes the weight of trajectories with negative influence. Both then
+    renormalise the weights to mean 1 per prompt, as DRIFT-IW does.
+    """
+
+    combine: InfluenceCombine = InfluenceCombine.PRODUCT
+    temperature: float = 1.0
+    num_queries: int = 64
+    rollouts_per_query: int = 8
+    val_max_turns: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("temperature", "num_queries", "rollouts_per_query"):
+            _positive(f"method.influence.{key}", getattr(self, key))
+        if self.val_max_turns is not None:
+            _positive("method.influence.val_max_turns", self.val_max_turns)
+
+
+@dataclass
 class MethodConfig:
     """One method: how its training data is made (weights, selection or online RL) and trained.
 
     ``family`` picks the pipeline: ``iw`` weighs shared rollouts (reference, uniform SFT, RFT,
     DRIFT-IW), ``attribution`` scores and refines a data pool, ``grpo`` trains online.
     ``scoring`` (attribution family) says how the pool is scored and refined; ``null`` keeps
-    the whole pool (the ``full`` baseline).
+    the whole pool (the ``full`` baseline). ``influence`` (iw family: ``drift_iw_if``) scores
+    every round's trajectories with the ``drift_if`` scorer of ``scoring`` (its refinement keys
+    are unused) and combines the scores with the weights.
     """
 
     name: str = "???"
@@ -243,6 +300,7 @@ class MethodConfig:
     loss_turns: LossTurns = LossTurns.FINAL
     rounds: int = 1
     scoring: ScoringConfig | None = None
+    influence: InfluenceConfig | None = None
     grpo: GRPOSettings | None = None
 
     def __post_init__(self) -> None:
@@ -250,11 +308,36 @@ class MethodConfig:
         _positive("method.rounds", self.rounds)
         if self.family == MethodFamily.GRPO and self.grpo is None:
             raise ConfigError("method.grpo must hold the GRPO settings when method.family=grpo")
+        if self.influence is not None:
+            self._check_influence()
+
+    def _check_influence(self) -> None:
+        if self.family != MethodFamily.IW:
+            raise ConfigError(
+                f"method.influence applies to family=iw only, got family={self.family.value}"
+            )
+        if self.scoring is None or self.scoring.method != ScoringMethod.DRIFT_IF:
+            raise ConfigError(
+                "method.scoring must hold the influence scorer (method.scoring.method=drift_if) "
+                "when method.influence is set"
+            )
+        if self.scoring.preconditioner not in (
+            PreconditionerName.IDENTITY,
+            PreconditionerName.FISHER,
+        ):
+            raise ConfigError(
+                "method.scoring.preconditioner must be identity or fisher with method.influence, "
+                f"got {self.scoring.preconditioner.value}"
+            )
 
 
 @dataclass
 class TrainerConfig:
-    """Optimisation and Lightning settings shared by every method."""
+    """Optimisation and Lightning settings shared by every method.
+
+    ``strategy`` is Lightning's; ``fsdp`` and ``deepspeed`` build those strategies from
+    ``trainer.fsdp`` / ``trainer.deepspeed`` (:mod:`drift.training.strategy`).
+    """
 
     max_epochs: int = 1
     max_steps: int = -1
@@ -273,6 +356,8 @@ class TrainerConfig:
     max_length: int = 512
     num_workers: int = 0
     log_every_n_steps: int = 10
+    fsdp: FSDPSettings = field(default_factory=FSDPSettings)
+    deepspeed: DeepSpeedSettings = field(default_factory=DeepSpeedSettings)
 
     def __post_init__(self) -> None:
         for key in ("max_epochs", "micro_batch_size", "effective_batch_size", "lr", "devices"):
@@ -352,6 +437,12 @@ class DriftConfig:
     def __post_init__(self) -> None:
         if self.num_threads is not None:
             _positive("num_threads", self.num_threads)
+        influence = [n for n, m in self.methods().items() if m.train and m.influence is not None]
+        if influence and self.task.name == TaskSource.EMBEDDED and self.task.num_val == 0:
+            raise ConfigError(
+                f"task.num_val must be > 0: {influence[0]} draws its validation targets from "
+                "the val split"
+            )
         # The metric a single-method run returns to Hydra's sweeper (Optuna maximises it).
         acc = re.fullmatch(r"(?:sampled/)?acc@(\d+)", self.objective)
         if not self.objective.strip() or (acc and not 1 <= int(acc[1]) <= self.task.max_turns):

@@ -35,6 +35,13 @@ class DType(str, Enum):
     FLOAT16 = "float16"  # alias
 
 
+class Architecture(str, Enum):
+    llama = "llama"
+    LLAMA = "llama"  # alias
+    qwen2 = "qwen2"
+    QWEN2 = "qwen2"  # alias
+
+
 class EngineName(str, Enum):
     hf = "hf"
     HF = "hf"  # alias
@@ -108,3 +115,12 @@ class MethodFamily(str, Enum):
     ATTRIBUTION = "attribution"  # alias
     grpo = "grpo"
     GRPO = "grpo"  # alias
+
+
+class InfluenceCombine(str, Enum):
+    """How ``method=drift_iw_if`` combines influence scores with the return weights."""
+
+    product = "product"
+    PRODUCT = "product"  # alias
+    drop_negative = "drop_negative"
+    DROP_NEGATIVE = "drop_negative"  # alias

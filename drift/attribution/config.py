@@ -62,7 +62,13 @@ class FeatureConfig:
     batch_size: int = field(
         default=16, metadata={"help": "examples per backward (hooks) or per projection (loop)"}
     )
-    shard_size: int = field(default=4096, metadata={"help": "rows per feature shard on disk"})
+    shard_size: int = field(
+        default=4096,
+        metadata={
+            "help": "rows per feature shard on disk (the unit of resuming, and of work under "
+            "torch.distributed: shard k goes to rank k % world_size); a multiple of batch_size"
+        },
+    )
     dtype: StorageDType = field(
         default=StorageDType.FLOAT32, metadata={"help": "storage dtype of feature shards"}
     )

@@ -1,8 +1,10 @@
 """Extraction driver: encoded examples -> batches -> per-example features -> feature store.
 
-Resumable: examples whose ids are already in the store are skipped, finished shards are never
-rewritten, and a store built with other settings is refused. The per-example loss is the
-training loss (token-mean NLL over ``loss_mask``), with the model in eval mode (dropout off).
+Resumable: finished shards are never recomputed, and a store built with other settings is
+refused. Rank-aware: under ``torch.distributed`` every rank calls :func:`extract_features` with
+the same examples, computes its own shards and the store is merged as if one process had written
+it (:mod:`drift.attribution.fill`). The per-example loss is the training loss (token-mean NLL
+over ``loss_mask``), with the model in eval mode (dropout off).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from drift.attribution.config import FeatureConfig, FeatureImpl
+from drift.attribution.fill import fill_store, open_store, shard_bounds
 from drift.attribution.hooks import GradientCollector
 from drift.attribution.layers import layer_shapes, select_layers
 from drift.attribution.loop import loop_features
@@ -28,16 +31,13 @@ from drift.attribution.store import FeatureStore
 from drift.data.chat import EncodedExample
 from drift.training.data import pad_examples
 from drift.training.loss import per_example_loss
+from drift.utils.distributed import Ranks
 from drift.utils.hashing import config_hash
 from drift.utils.progress import progress
 
 log = logging.getLogger(__name__)
 
 Step = Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]  # batch -> ([B, dim], ‖g‖² [B])
-
-
-class NonFiniteGradientError(RuntimeError):
-    """An example's gradient has NaN/inf entries; the message names the example ids."""
 
 
 def feature_settings(
@@ -75,28 +75,39 @@ def extract_features(
     model_name: str,
     checkpoint: str | None = None,
     show_progress: bool = True,
+    ranks: Ranks | None = None,
 ) -> FeatureStore:
     """Features of every example into the store at ``store_dir`` (resuming it); return the store.
 
-    Raises :class:`NonFiniteGradientError` naming the examples whose gradient is not finite,
-    after writing the finite rows computed so far as a shard (nothing finished is lost).
+    ``ranks`` (default: the ``torch.distributed`` group, if any) splits the work: every rank
+    must call this with the same arguments. Raises
+    :class:`~drift.attribution.fill.NonFiniteGradientError` naming the examples whose gradient
+    is not finite; finished shards are kept.
     """
     ids = [ex.id for ex in examples]
     if len(set(ids)) != len(ids):
         dupes = sorted(i for i, n in Counter(ids).items() if n > 1)[:5]
         raise ValueError(f"example ids must be unique; repeated: {dupes}")
+    ranks = ranks or Ranks.current()
     modules = select_layers(model, cfg.layers)
     shapes = layer_shapes(modules)
     device = next(model.parameters()).device
     kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
     dim = kron.dim if cfg.impl == FeatureImpl.HOOKS else (cfg.loop_dim or kron.dim)
     settings = feature_settings(cfg, shapes, ids, model_name, checkpoint)
-    store = FeatureStore.open_or_create(store_dir, dim, cfg.dtype.value, settings)
+    store = open_store(store_dir, dim, cfg.dtype.value, settings, ranks)
     if store.complete:
         return store
-    done = set(store.ids)
-    todo = [ex for ex in examples if ex.id not in done]
-    log.info("features: %d of %d examples to do -> %s", len(todo), len(ids), store.path)
+    mine = shard_bounds(len(ids), cfg.shard_size)[ranks.rank :: ranks.world_size]
+    rows = sum(stop - start for start, stop in mine)
+    log.info(
+        "features: rank %d of %d computes up to %d of %d examples -> %s",
+        ranks.rank,
+        ranks.world_size,
+        rows,
+        len(ids),
+        store.path,
+    )
     with ExitStack() as stack:
         stack.enter_context(_eval_mode(model))
         if cfg.impl == FeatureImpl.HOOKS:
@@ -108,10 +119,10 @@ def extract_features(
             step = partial(
                 loop_features, model, modules=modules, projector=dense, loss_fn=per_example_loss
             )
-        bar = stack.enter_context(progress(len(todo), "features")) if show_progress else None
-        _run(todo, step, store, cfg, pad_id, device, bar)
-    store.mark_complete()
-    return store
+        show = show_progress and ranks.is_main
+        bar = stack.enter_context(progress(rows, "features")) if show else None
+        compute = partial(_rows, examples, step, cfg.batch_size, pad_id, device, bar)
+        return fill_store(store, ids, cfg.shard_size, compute, ranks)
 
 
 def _hook_step(
@@ -123,64 +134,27 @@ def _hook_step(
     return col.backward(per_example_loss(logits, ids, batch["loss_mask"]))
 
 
-def _run(
-    todo: Sequence[EncodedExample],
+def _rows(
+    examples: Sequence[EncodedExample],
     step: Step,
-    store: FeatureStore,
-    cfg: FeatureConfig,
+    batch_size: int,
     pad_id: int,
     device: torch.device,
     bar: Any,
-) -> None:
-    writer = _ShardWriter(store, cfg.shard_size)
-    for start in range(0, len(todo), cfg.batch_size):
-        chunk = todo[start : start + cfg.batch_size]
+    start: int,
+    stop: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features [n, dim] and exact gradient norms [n] of ``examples[start:stop]``, by batches."""
+    features, norms = [], []
+    for first in range(start, stop, batch_size):
+        chunk = examples[first : min(first + batch_size, stop)]
         batch = {k: v.to(device) for k, v in pad_examples(chunk, pad_id).items()}
-        features, sq_norms = step(batch)
-        ok = (torch.isfinite(features).all(dim=1) & torch.isfinite(sq_norms)).cpu()
-        keep = [i for i, good in enumerate(ok.tolist()) if good]
-        writer.add(
-            [chunk[i].id for i in keep],
-            features[ok.to(features.device)].cpu().numpy(),
-            sq_norms[ok.to(sq_norms.device)].sqrt().cpu().numpy(),
-        )
-        if len(keep) < len(chunk):
-            writer.flush()
-            bad = [chunk[i].id for i in range(len(chunk)) if i not in keep]
-            raise NonFiniteGradientError(
-                f"non-finite gradient (NaN/inf) for example(s) {bad}; finished shards are kept "
-                f"in {store.path}: fix or drop these examples and rerun to resume"
-            )
+        feats, sq_norms = step(batch)
+        features.append(feats.cpu().numpy())
+        norms.append(sq_norms.sqrt().cpu().numpy())
         if bar is not None:
             bar.advance(len(chunk))
-    writer.flush()
-
-
-class _ShardWriter:
-    """Buffers rows and writes a shard of ``shard_size`` rows whenever enough are ready."""
-
-    def __init__(self, store: FeatureStore, shard_size: int) -> None:
-        self.store, self.shard_size = store, shard_size
-        self.ids: list[str] = []
-        self.features: list[np.ndarray] = []
-        self.norms: list[np.ndarray] = []
-
-    def add(self, ids: list[str], features: np.ndarray, norms: np.ndarray) -> None:
-        self.ids.extend(ids)
-        self.features.append(features)
-        self.norms.append(norms)
-        while len(self.ids) >= self.shard_size:
-            self._write(self.shard_size)
-
-    def flush(self) -> None:
-        if self.ids:
-            self._write(len(self.ids))
-
-    def _write(self, rows: int) -> None:
-        features, norms = np.concatenate(self.features), np.concatenate(self.norms)
-        self.store.append(features[:rows], self.ids[:rows], norms[:rows])
-        self.ids = self.ids[rows:]
-        self.features, self.norms = [features[rows:]], [norms[rows:]]
+    return np.concatenate(features), np.concatenate(norms)
 
 
 @contextmanager

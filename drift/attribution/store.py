@@ -3,15 +3,19 @@
 Layout of a store directory::
 
     meta.json            settings (model, layers, dims, dtype, seed, example ids hash,
-                         checkpoint, ...), the finished shards and a ``complete`` flag
+                         checkpoint, ...), the committed shards and a ``complete`` flag
     features-00000.npy   [rows, dim] in the storage dtype
     norms-00000.npy      [rows] float32: exact ‖g‖ of the unprojected gradient
     ids-00000.json       the example ids of those rows
 
-Each shard's files are written to temporary names and renamed, then ``meta.json`` is rewritten
-atomically; a shard not yet listed in ``meta.json`` does not exist for readers and is
-overwritten by the next append, so an interrupted extraction resumes from its last shard. A
-store opened with settings different from its own is refused with the differing keys named.
+Shard ``k`` always holds the same rows (the k-th block of ``shard_size`` examples), whoever
+writes it: extraction ranks write their shards side by side (:meth:`FeatureStore.write_shard`,
+each file to a temporary name then renamed, the ids file last), and one process then lists them
+all in ``meta.json`` (:meth:`FeatureStore.commit`), so a store written by several processes is
+file for file the one a single process writes. Readers see committed shards only; an
+interrupted extraction resumes from the shards whose ids file is in place
+(:meth:`FeatureStore.shard_ids`). A store opened with settings different from its own is
+refused with the differing keys named.
 """
 
 from __future__ import annotations
@@ -125,37 +129,54 @@ class FeatureStore:
 
     @property
     def complete(self) -> bool:
-        """Whether the extraction that writes this store finished."""
+        """Whether the extraction that writes this store finished (and committed it)."""
         return bool(self._meta["complete"])
 
-    def append(self, features: np.ndarray, ids: list[str], norms: np.ndarray) -> None:
-        """Write one shard: ``features`` [n, dim], ``ids`` (n, new), ``norms`` [n]; atomically."""
+    def write_shard(
+        self, index: int, features: np.ndarray, ids: list[str], norms: np.ndarray
+    ) -> None:
+        """Write shard ``index``: ``features`` [n, dim], ``ids`` (n, unique), ``norms`` [n].
+
+        Each file is written atomically, the ids last (they mark the shard as written); the
+        shard becomes visible to readers at the next :meth:`commit`.
+        """
         features, norms = np.asarray(features), np.asarray(norms, dtype=np.float32)
         n = len(ids)
         if features.shape != (n, self.dim) or norms.shape != (n,):
             raise ValueError(
-                f"append expects features [{n}, {self.dim}] and norms [{n}], "
+                f"a shard needs features [{n}, {self.dim}] and norms [{n}], "
                 f"got {features.shape} and {norms.shape}"
             )
-        clash = set(ids) & set(self._ids)
-        if clash or len(set(ids)) != n:
-            raise ValueError(f"{self.path}: duplicate example ids {sorted(clash)[:5] or ids}")
-        index = len(self._meta["shards"])
+        if len(set(ids)) != n:
+            raise ValueError(f"{self.path}: duplicate example ids in shard {index}")
         self._save(f"features-{index:05d}.npy", features.astype(self.dtype))
         self._save(f"norms-{index:05d}.npy", norms)
         write_json(self.path / f"ids-{index:05d}.json", list(ids))
-        self._meta["shards"].append({"index": index, "rows": n})
-        write_json(self.path / "meta.json", self._meta)
-        self._ids.extend(ids)
 
     def _save(self, name: str, array: np.ndarray) -> None:
         with atomic_open(self.path / name, "wb") as fh:
             np.save(fh, array)
 
-    def mark_complete(self) -> None:
-        """Record that every example has been written."""
-        self._meta["complete"] = True
+    def shard_ids(self, index: int) -> list[str] | None:
+        """The ids of shard ``index`` as written (committed or not), or None if not written."""
+        path = self.path / f"ids-{index:05d}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def commit(self, num_shards: int) -> None:
+        """List shards ``0 .. num_shards-1`` (all written) in ``meta.json`` and mark the store
+        complete; one process does this once every writer has finished."""
+        shards, ids = [], []
+        for index in range(num_shards):
+            rows = self.shard_ids(index)
+            if rows is None:
+                raise FileNotFoundError(f"{self.path}: shard {index} was never written")
+            shards.append({"index": index, "rows": len(rows)})
+            ids.extend(rows)
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.path}: an example id appears in two shards")
+        self._meta["shards"], self._meta["complete"] = shards, True
         write_json(self.path / "meta.json", self._meta)
+        self._ids = ids
 
     def _shard(self, kind: str, index: int) -> np.ndarray:
         return np.load(self.path / f"{kind}-{index:05d}.npy", mmap_mode="r")

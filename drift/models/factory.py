@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -17,12 +18,17 @@ from transformers import (
     AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    Qwen2Config,
+    Qwen2ForCausalLM,
 )
 
 from drift.config import ConfigError, DType, LoraConfig, ModelConfig, TinyModelConfig
 from drift.data.tokenizer import build_char_tokenizer
+from drift.enums import Architecture
+from drift.utils.distributed import Ranks, on_every_rank
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +36,17 @@ MIN_HEAD_DIM = 32
 """vLLM's CPU attention needs head_dim >= 32 (NOTES), so the tiny model runs under both engines."""
 
 
-def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase) -> LlamaForCausalLM:
-    """A randomly initialised tiny Llama (torch's global RNG) sized to ``tokenizer``.
+ARCHITECTURES: dict[Architecture, tuple[type[PretrainedConfig], type[PreTrainedModel]]] = {
+    Architecture.LLAMA: (LlamaConfig, LlamaForCausalLM),
+    Architecture.QWEN2: (Qwen2Config, Qwen2ForCausalLM),
+}
 
-    Tied input/output embeddings, ``vocab_size = len(tokenizer)``, eager attention, eos and
-    pad ids from the tokenizer, no bos token.
+
+def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """A randomly initialised model of shape ``cfg`` (torch's global RNG) sized to ``tokenizer``.
+
+    Llama or Qwen2, tied input/output embeddings, ``vocab_size = len(tokenizer)``, eager
+    attention, eos and pad ids from the tokenizer, no bos token.
     """
     head_dim = cfg.hidden_size // cfg.num_heads
     if head_dim < MIN_HEAD_DIM:
@@ -42,13 +54,14 @@ def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase) -
             f"model.tiny.num_heads: head_dim = hidden_size / num_heads = {head_dim} must be "
             f">= {MIN_HEAD_DIM} (vLLM)"
         )
-    config = LlamaConfig(
+    config_cls, model_cls = ARCHITECTURES[Architecture(cfg.architecture)]
+    config = config_cls(
         vocab_size=len(tokenizer),
         hidden_size=cfg.hidden_size,
         intermediate_size=cfg.intermediate_size,
         num_hidden_layers=cfg.num_layers,
         num_attention_heads=cfg.num_heads,
-        num_key_value_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads or cfg.num_heads,
         max_position_embeddings=cfg.max_position_embeddings,
         tie_word_embeddings=True,
         bos_token_id=None,
@@ -56,7 +69,7 @@ def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase) -
         pad_token_id=tokenizer.pad_token_id,
         attn_implementation="eager",
     )
-    model = LlamaForCausalLM(config)
+    model = model_cls(config)
     model.generation_config.bos_token_id = None
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -130,8 +143,21 @@ def export_hf(
     A LoRA model is merged into its base first (on a copy, ``model`` is left as it is) unless
     ``merge_lora`` is False (``model.lora.merge_on_export``), in which case only the adapter
     is saved. The directory reloads offline with ``AutoModelForCausalLM``/``AutoTokenizer``.
+    Under ``torch.distributed`` every rank calls this: rank 0 writes (its model holds the full
+    weights, see :func:`drift.training.gather.full_model`), the others wait for it.
     """
-    out = Path(out_dir)
+    ranks = Ranks.current()
+    write = partial(_save, model, tokenizer, Path(out_dir), merge_lora)
+    on_every_rank(write if ranks.is_main else lambda: None, ranks)
+    return Path(out_dir)
+
+
+def _save(
+    model: PreTrainedModel | PeftModel,
+    tokenizer: PreTrainedTokenizerBase,
+    out: Path,
+    merge_lora: bool,
+) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     to_save = model
     if isinstance(model, PeftModel) and merge_lora:
@@ -150,4 +176,3 @@ def export_hf(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out

@@ -10,12 +10,17 @@ same upstream config reuses them):
   the hooks with an identity projection, transformed by the snapshot's Adam state, then
   projected exactly like the plain features, so both live in one feature space);
 - projected gradients of validation targets, and per-example losses.
+
+Under ``torch.distributed`` (a multi-device trainer has started the process group), every rank
+computes its own shards of each store and the stores are merged as if one process had written
+them (:mod:`drift.attribution.fill`); scoring then reads the merged stores on every rank.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from drift.attribution.config import FeatureConfig, FeatureImpl
-from drift.attribution.extract import NonFiniteGradientError, extract_features, feature_settings
+from drift.attribution.extract import extract_features, feature_settings
+from drift.attribution.fill import fill_store, open_store
 from drift.attribution.hooks import GradientCollector
 from drift.attribution.layers import layer_shapes, select_layers
 from drift.attribution.precondition import adam_transform
@@ -44,6 +50,7 @@ from drift.pipeline.attribution_warmup import (
 from drift.training.data import pad_examples
 from drift.training.loss import per_example_loss
 from drift.types import TrainExample
+from drift.utils.distributed import Ranks
 from drift.utils.hashing import config_hash
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,12 @@ def projection(model: nn.Module, cfg: FeatureConfig, device: torch.device) -> Pr
     n_params = sum(d_out * d_in for d_out, d_in in shapes.values())
     dense = DenseProjector(n_params, cfg.loop_dim or kron.dim, cfg.seed, cfg.loop_chunk)
     return lambda grads: dense.project(torch.cat([grads[n].flatten(1) for n in shapes], dim=1))
+
+
+def feature_device(cfg: DriftConfig) -> str:
+    """Where features are computed: the GPU when the trainer uses one and it is visible."""
+    gpu = cfg.trainer.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+    return "cuda" if gpu else "cpu"
 
 
 def chunks(store: FeatureStore) -> Iterator[np.ndarray]:
@@ -164,37 +177,34 @@ class FeatureBank:
         project = projection(model, cfg, self.device)
         dim = int(project(_zero_grads(modules, self.device)).shape[1])
         key = config_hash(settings)
-        store = FeatureStore.open_or_create(
-            self.cache / f"features-adam-{key}", dim, cfg.dtype.value, settings
+        ranks = Ranks.current()
+        store = open_store(
+            self.cache / f"features-adam-{key}", dim, cfg.dtype.value, settings, ranks
         )
         if not store.complete:
-            self._fill_adam(store, model, modules, project, AdamForm(form))
-            store.mark_complete()
+            featurize = self._adam_features(model, modules, project, AdamForm(form))
+            rows = partial(self._adam_rows, featurize)
+            store = fill_store(store, ids, cfg.shard_size, rows, ranks)
         _check_rows(store, ids)
         return store
 
-    def _fill_adam(
-        self,
-        store: FeatureStore,
-        model: nn.Module,
-        modules: dict[str, nn.Linear],
-        project: Projection,
-        form: AdamForm,
-    ) -> None:
-        """Append the missing rows shard by shard; finished shards survive a failure."""
+    def _adam_features(
+        self, model: nn.Module, modules: dict[str, nn.Linear], project: Projection, form: AdamForm
+    ) -> AdamFeatures:
         state = {n: self._state["adam"][f"{n}.weight"] for n in modules}
         betas, eps = tuple(self._state["betas"]), float(self._state["eps"])
-        featurize = AdamFeatures(model, modules, state, betas, eps, form, project)
-        done = set(store.ids)
-        todo = [e for e in self.pool if e.id not in done]
-        cfg = self.cfg.attribution
-        for start in range(0, len(todo), cfg.shard_size):
-            part = todo[start : start + cfg.shard_size]
-            rows = [
-                featurize(self.batch(part[i : i + cfg.batch_size]))
-                for i in range(0, len(part), cfg.batch_size)
-            ]
-            _append_finite(store, [e.id for e in part], torch.cat(rows).cpu().numpy())
+        return AdamFeatures(model, modules, state, betas, eps, form, project)
+
+    def _adam_rows(
+        self, featurize: AdamFeatures, start: int, stop: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Adam features [n, dim] of pool rows ``start:stop`` and their norms [n]."""
+        bs = self.cfg.attribution.batch_size
+        parts = [
+            featurize(self.batch(self.pool[i : min(i + bs, stop)])) for i in range(start, stop, bs)
+        ]
+        rows = torch.cat(parts).cpu().numpy()
+        return rows, np.linalg.norm(rows, axis=1)
 
 
 class AdamFeatures:
@@ -258,19 +268,6 @@ def _zero_grads(modules: dict[str, nn.Linear], device: torch.device) -> dict[str
     return {
         n: torch.zeros(1, m.out_features, m.in_features, device=device) for n, m in modules.items()
     }
-
-
-def _append_finite(store: FeatureStore, ids: list[str], rows: np.ndarray) -> None:
-    """Append the finite prefix of ``rows`` as a shard; raise if any row is not finite."""
-    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
-    good = slice(0, int(bad[0]) if bad.size else len(ids))
-    if good.stop:
-        store.append(rows[good], ids[good], np.linalg.norm(rows[good], axis=1))
-    if bad.size:
-        raise NonFiniteGradientError(
-            f"non-finite Adam feature for example(s) {[ids[i] for i in bad[:5]]}; finished "
-            f"shards are kept in {store.path}: fix or drop these examples and rerun to resume"
-        )
 
 
 def _check_rows(store: FeatureStore, ids: list[str]) -> None:

@@ -25,9 +25,10 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.strategies import DeepSpeedStrategy, FSDPStrategy
 from torch import nn
 
-from drift.config import DriftConfig, Normalize, TrainerConfig
+from drift.config import ConfigError, DriftConfig, Normalize, TrainerConfig
 from drift.data.pool import Pool
 from drift.models.factory import apply_lora, export_hf, load_policy
 from drift.pipeline.reference import ensure_reference
@@ -88,6 +89,14 @@ class AdamSnapshots(Callback):
         self.pending, self.out_dir = sorted(set(steps)), out_dir
         self.lrs: list[float] = []
         self.saved: list[tuple[int, float, Path]] = []
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if isinstance(trainer.strategy, FSDPStrategy | DeepSpeedStrategy):
+            raise ConfigError(
+                f"trainer.strategy={pl_module.config.strategy}: the attribution warm-up "
+                "snapshots whole parameters and AdamW states, which this strategy shards; "
+                "use trainer=ddp (or one device)"
+            )
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
+
 from drift.config import EngineName, ModelConfig, RolloutConfig
 from drift.errors import ConfigError
 from drift.rollout.engine import Engine
+
+
+def hf_device(rollout: RolloutConfig) -> torch.device:
+    """Where the ``hf`` engine runs: ``rollout.device``, else the GPU when one is visible."""
+    if rollout.device is not None:
+        return torch.device(rollout.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def build_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) -> Engine:
@@ -21,6 +30,7 @@ def build_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) ->
         from drift.rollout.hf_engine import HFEngine
 
         model, tokenizer = load_policy(model_cfg, path=policy)
+        model = model.to(hf_device(rollout))
         return HFEngine(model, tokenizer, batch_size=rollout.batch_size)
     if rollout.engine == EngineName.VLLM:
         if policy == "tiny":

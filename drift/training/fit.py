@@ -17,7 +17,9 @@ from torch import nn
 from drift.config import Normalize, TrainerConfig
 from drift.data.chat import EncodedExample, encode_examples
 from drift.training.data import SFTDataModule
+from drift.training.gather import full_model
 from drift.training.module import WeightedSFTModule
+from drift.training.strategy import build_strategy
 from drift.types import TrainExample
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    """The trained HF model (the module's, not a copy) and a summary of the run."""
+    """The trained HF model (the module's, not a copy) and a summary of the run.
+
+    After a sharded fit (FSDP, DeepSpeed ZeRO-3) only global rank 0's model holds the full
+    weights (:func:`drift.training.gather.full_model`); only rank 0 exports it.
+    """
 
     model: nn.Module
     steps: int
@@ -56,10 +62,12 @@ def build_trainer(
     loggers: list | None = None,
     progress: bool = True,
     extra_callbacks: Sequence[Callback] = (),
+    model: nn.Module | None = None,
 ) -> pl.Trainer:
     """A Lightning Trainer for weighted SFT: our own step sampler, checkpoints under
     ``output_dir/checkpoints``, a Rich progress bar on a TTY and plain log lines otherwise,
-    plus ``extra_callbacks`` (e.g. the attribution warm-up's optimiser-state snapshots)."""
+    plus ``extra_callbacks`` (e.g. the attribution warm-up's optimiser-state snapshots).
+    ``model`` (the HF model to train) is needed by ``trainer.strategy=fsdp``."""
     tty = progress and sys.stderr.isatty()
     callbacks: list[Callback] = [ModelCheckpoint(dirpath=Path(output_dir) / "checkpoints")]
     callbacks.extend(extra_callbacks)
@@ -71,7 +79,7 @@ def build_trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
+        strategy=build_strategy(cfg, model),
         precision=cfg.precision,
         max_epochs=cfg.max_epochs,
         max_steps=cfg.max_steps,
@@ -105,12 +113,12 @@ def fit_sft(
     data = SFTDataModule(
         examples, cfg.effective_batch_size, normalize, seed, pad_id, cfg.num_workers
     )
-    trainer = build_trainer(cfg, output_dir, loggers, progress, extra_callbacks)
+    trainer = build_trainer(cfg, output_dir, loggers, progress, extra_callbacks, module.model)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
-    return TrainResult(
-        module.model, trainer.global_step, time.perf_counter() - start, module.last_loss
-    )
+    seconds = time.perf_counter() - start
+    model = full_model(trainer, module)
+    return TrainResult(model, trainer.global_step, seconds, module.last_loss)
 
 
 def train_policy(

@@ -7,7 +7,8 @@ from tiny_lm import make_batch, make_examples, tiny_llama
 
 import drift.attribution.extract as extract
 from drift.attribution.config import FeatureConfig
-from drift.attribution.extract import NonFiniteGradientError, extract_features
+from drift.attribution.extract import extract_features
+from drift.attribution.fill import NonFiniteGradientError
 from drift.attribution.layers import layer_shapes, select_layers
 from drift.attribution.projection import KroneckerProjector
 from drift.attribution.reference import reference_features
@@ -29,10 +30,10 @@ def test_store_holds_reference_features_with_one_forward_per_batch(lora_model, t
     calls = []
     handle = lora_model.register_forward_hook(lambda *a: calls.append(1))
     try:
-        store = _extract(lora_model, examples, tmp_path / "f")
+        store = _extract(lora_model, examples, tmp_path / "f", shard_size=6)
     finally:
         handle.remove()
-    assert len(calls) == 4  # ceil(10 / 3) batched forwards, no per-example loop
+    assert len(calls) == 4  # batches of 3 within shards of 6: 2 + 2, no per-example loop
     assert store.complete and store.ids == [e.id for e in examples]
     modules = select_layers(lora_model)
     kron = KroneckerProjector(layer_shapes(modules), 8, 8, seed=0)
@@ -61,13 +62,15 @@ def test_resume_after_crash_gives_the_same_features(plain_model, tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         _extract(plain_model, examples, tmp_path / "r", batch_size=2)
     partial = FeatureStore.open(tmp_path / "r")
-    assert partial.num_rows == 4 and not partial.complete  # one full shard of 4 kept, 2 rows lost
-    monkeypatch.setattr(extract, "_hook_step", real_step)
+    assert not partial.complete and partial.num_rows == 0  # nothing committed yet
+    assert partial.shard_ids(0) == clean.ids[:4] and partial.shard_ids(1) is None  # shard 0 kept
+    calls.clear()
+    monkeypatch.setattr(extract, "_hook_step", lambda *a: calls.append(1) or real_step(*a))
     resumed = _extract(plain_model, examples, tmp_path / "r", batch_size=3)  # batch size may change
-    assert sorted(resumed.ids) == sorted(e.id for e in examples) and len(set(resumed.ids)) == 10
-    order = [resumed.ids.index(i) for i in clean.ids]
-    np.testing.assert_allclose(resumed.load()[order], clean.load(), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(resumed.norms()[order], clean.norms(), rtol=1e-5)
+    assert len(calls) == 3  # shards 1 and 2 only: batches of 3 + 1, then 2
+    assert resumed.complete and resumed.ids == clean.ids
+    np.testing.assert_allclose(resumed.load(), clean.load(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(resumed.norms(), clean.norms(), rtol=1e-5)
 
 
 def test_finished_store_is_reused_and_other_settings_refused(plain_model, tmp_path, monkeypatch):
@@ -81,7 +84,7 @@ def test_finished_store_is_reused_and_other_settings_refused(plain_model, tmp_pa
         _extract(plain_model, examples[:3], tmp_path / "f")
 
 
-def test_nan_gradient_names_the_example_and_keeps_finished_rows(tmp_path):
+def test_nan_gradient_names_the_example_and_keeps_finished_shards(tmp_path):
     model = tiny_llama()
     with torch.no_grad():
         model.get_input_embeddings().weight[39] = float("nan")
@@ -90,9 +93,10 @@ def test_nan_gradient_names_the_example_and_keeps_finished_rows(tmp_path):
     with pytest.raises(NonFiniteGradientError, match=examples[7].id):
         _extract(model, examples, tmp_path / "f", batch_size=3, shard_size=4)
     store = FeatureStore.open(tmp_path / "f")
-    kept = [e.id for i, e in enumerate(examples[:9]) if i != 7]  # batch [6, 7, 8]: 6, 8 kept
-    assert store.ids == kept and not store.complete
-    assert np.isfinite(store.load()).all()
+    assert not store.complete
+    assert store.shard_ids(0) == [e.id for e in examples[:4]]  # the finished shard is kept
+    assert store.shard_ids(1) is None  # the shard holding example 7 is not written
+    assert np.isfinite(np.load(tmp_path / "f" / "features-00000.npy")).all()
 
 
 def test_loop_impl_gives_the_same_norms_and_the_requested_dim(lora_model, tmp_path):

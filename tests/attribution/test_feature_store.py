@@ -19,12 +19,14 @@ def _rows(n, dim, offset=0):
     )
 
 
-def _store(tmp_path, dtype="float32", sizes=(3, 5, 2)):
+def _store(tmp_path, dtype="float32", sizes=(3, 5, 2), commit=True):
     store = FeatureStore.create(tmp_path / "s", dim=4, dtype=dtype, settings=SETTINGS)
     offset = 0
-    for n in sizes:
-        store.append(*_rows(n, 4, offset))
+    for index, n in enumerate(sizes):
+        store.write_shard(index, *_rows(n, 4, offset))
         offset += n
+    if commit:
+        store.commit(len(sizes))
     return store
 
 
@@ -34,9 +36,20 @@ def test_roundtrip_and_reopen(tmp_path):
     assert again.ids == [f"id-{i}" for i in range(10)] and again.num_rows == 10
     np.testing.assert_array_equal(again.load(), _rows(10, 4)[0])
     np.testing.assert_array_equal(again.norms(), np.arange(10, dtype=np.float32))
-    assert not again.complete
-    again.mark_complete()
-    assert FeatureStore.open(tmp_path / "s").complete
+    assert again.complete
+
+
+def test_shards_written_in_any_order_read_in_index_order(tmp_path):
+    """Ranks write their shards in any order; the commit lists them by index."""
+    store = FeatureStore.create(tmp_path / "s", dim=4, dtype="float32", settings=SETTINGS)
+    for index, offset, n in [(2, 8, 2), (0, 0, 3), (1, 3, 5)]:
+        store.write_shard(index, *_rows(n, 4, offset))
+    assert store.num_rows == 0 and not store.complete  # nothing is visible before the commit
+    assert store.shard_ids(1) == [f"id-{i}" for i in range(3, 8)] and store.shard_ids(3) is None
+    FeatureStore.open(tmp_path / "s").commit(3)
+    again = FeatureStore.open(tmp_path / "s")
+    assert again.complete and again.ids == [f"id-{i}" for i in range(10)]
+    np.testing.assert_array_equal(again.load(), _rows(10, 4)[0])
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 4, 100])
@@ -71,23 +84,30 @@ def test_mismatched_settings_are_refused_with_keys_named(tmp_path):
         FeatureStore.create(tmp_path / "s", 4, "float32", SETTINGS)
 
 
-def test_unlisted_shard_from_a_crash_is_ignored_and_replaced(tmp_path):
-    """A crash after a shard's files were renamed but before meta.json listed it."""
-    _store(tmp_path, sizes=(3,))
+def test_uncommitted_shards_are_invisible_and_rewritable(tmp_path):
+    """A crash after some shards were written but before the commit listed them."""
+    _store(tmp_path, sizes=(3,), commit=False)
     np.save(tmp_path / "s/features-00001.npy", np.full((9, 4), np.nan, np.float32))
-    (tmp_path / "s/ids-00001.json").write_text(json.dumps(["ghost"] * 9))
+    (tmp_path / "s/ids-00001.json").write_text(json.dumps([f"ghost-{i}" for i in range(9)]))
     store = FeatureStore.open(tmp_path / "s", settings=SETTINGS)
-    assert store.num_rows == 3 and "ghost" not in store.ids
-    store.append(*_rows(2, 4, offset=3))
+    assert store.num_rows == 0 and not store.complete
+    assert store.shard_ids(0) == ["id-0", "id-1", "id-2"]
+    store.write_shard(1, *_rows(2, 4, offset=3))  # the rerun replaces the stale shard
+    store.commit(2)
     reopened = FeatureStore.open(tmp_path / "s")
     assert reopened.ids == [f"id-{i}" for i in range(5)]
     assert np.isfinite(reopened.load()).all()
 
 
-def test_append_refuses_duplicates_and_bad_shapes(tmp_path):
-    store = _store(tmp_path, sizes=(3,))
+def test_commit_refuses_missing_shards_and_write_refuses_bad_rows(tmp_path):
+    store = _store(tmp_path, sizes=(3,), commit=False)
+    with pytest.raises(FileNotFoundError, match="shard 1"):
+        store.commit(2)
+    store.write_shard(1, *_rows(2, 4, offset=2))  # id-2 is in shard 0 as well
+    with pytest.raises(ValueError, match="two shards"):
+        store.commit(2)
     with pytest.raises(ValueError, match="duplicate"):
-        store.append(*_rows(2, 4, offset=2))
+        store.write_shard(2, _rows(2, 4)[0], ["x", "x"], np.zeros(2, np.float32))
     with pytest.raises(ValueError, match="features"):
-        store.append(np.zeros((2, 5), np.float32), ["x", "y"], np.zeros(2, np.float32))
-    assert FeatureStore.open(tmp_path / "s").num_rows == 3
+        store.write_shard(2, np.zeros((2, 5), np.float32), ["x", "y"], np.zeros(2, np.float32))
+    assert not FeatureStore.open(tmp_path / "s").complete

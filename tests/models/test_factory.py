@@ -9,7 +9,14 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from drift.config import ConfigError, DType, LoraConfig, ModelConfig, TinyModelConfig
+from drift.config import (
+    ConfigError,
+    DType,
+    LoraConfig,
+    ModelConfig,
+    TinyModelConfig,
+    load_config,
+)
 from drift.data.tokenizer import build_char_tokenizer
 from drift.models.factory import apply_lora, build_tiny_model, export_hf, load_policy
 
@@ -38,6 +45,20 @@ def test_tiny_model_shape() -> None:
     assert sum(p.numel() for p in model.parameters()) == 137_920
     with pytest.raises(ConfigError, match="head_dim"):
         build_tiny_model(TinyModelConfig(hidden_size=64, num_heads=4), tok)
+
+
+def test_qwen2_shaped_model_from_config(compose_cfg) -> None:
+    cfg = load_config(compose_cfg(["model=qwen2.5-0.5b-shaped"]))
+    tok = build_char_tokenizer()
+    with torch.device("meta"):
+        model = build_tiny_model(cfg.model.tiny, tok)
+    assert type(model).__name__ == "Qwen2ForCausalLM"
+    shape = model.config
+    assert (shape.num_hidden_layers, shape.hidden_size, shape.intermediate_size) == (24, 896, 4864)
+    assert (shape.num_attention_heads, shape.num_key_value_heads) == (14, 2)
+    assert 3.5e8 < sum(p.numel() for p in model.parameters()) < 3.6e8
+    with pytest.raises(ConfigError, match="num_kv_heads"):
+        TinyModelConfig(num_heads=2, num_kv_heads=3)
 
 
 def test_export_reload_identical(tmp_path: Path) -> None:

@@ -39,15 +39,15 @@ def _cfg(compose_cfg, methods, extra=()):
 
 
 def _appends(monkeypatch):
-    """Record the store directory of every shard appended to any feature store."""
+    """Record the store directory of every shard written to any feature store."""
     seen = []
-    original = FeatureStore.append
+    original = FeatureStore.write_shard
 
-    def spy(self, features, ids, norms):
+    def spy(self, index, features, ids, norms):
         seen.append(self.path.name)
-        return original(self, features, ids, norms)
+        return original(self, index, features, ids, norms)
 
-    monkeypatch.setattr(FeatureStore, "append", spy)
+    monkeypatch.setattr(FeatureStore, "write_shard", spy)
     return seen
 
 

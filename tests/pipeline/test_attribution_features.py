@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from attribution.tiny_lm import make_examples, tiny_llama  # tests/attribution/tiny_lm.py
 
 from drift.attribution.config import FeatureConfig
 from drift.attribution.extract import extract_features
@@ -10,37 +10,18 @@ from drift.attribution.layers import select_layers
 from drift.attribution.precondition import adam_transform
 from drift.attribution.reference import per_example_weight_grads
 from drift.attribution.scoring_config import AdamForm
-from drift.data.chat import EncodedExample
 from drift.pipeline.attribution_features import AdamFeatures, projection
 from drift.training.data import pad_examples
 from drift.training.loss import per_example_loss
 
-VOCAB = 40
-
 
 @pytest.fixture(scope="module")
-def model() -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(cfg).eval()
+def model():
+    return tiny_llama()
 
 
-def _examples(lengths: list[int]) -> list[EncodedExample]:
-    gen = torch.Generator().manual_seed(1)
-    out = []
-    for i, n in enumerate(lengths):
-        ids = torch.randint(1, VOCAB, (n,), generator=gen).tolist()
-        out.append(EncodedExample(f"ex-{i}", ids, [0] * (n // 2) + [1] * (n - n // 2), 1.0))
-    return out
+def _examples(lengths: list[int]):
+    return make_examples(lengths, seed=1)
 
 
 @pytest.mark.parametrize("impl", ["hooks", "loop"])

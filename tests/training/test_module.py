@@ -1,36 +1,16 @@
 import math
-import os
 import time
 
 import pytest
 import torch
+from sgd import LR, SGDModule, rank_environment
+from sgd import reference_update as _reference_update
 
-from drift.config import Normalize, Schedule, TrainerConfig
+from drift.config import Normalize, Schedule, TrainerConfig, load_config
 from drift.training.data import pad_examples
 from drift.training.fit import fit_sft
 from drift.training.loss import weighted_sft_loss
 from drift.training.module import WeightedSFTModule, decay_groups, lr_factor
-
-LR = 0.5
-
-
-class SGDModule(WeightedSFTModule):
-    """Plain SGD, so the parameter update is exactly -LR * gradient (AdamW's first step is not)."""
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.model.parameters(), lr=LR)
-
-
-def _reference_update(model, examples, normalize):
-    """Parameters after one SGD step on the whole batch of ``examples`` in one forward pass,
-    and the step's objective."""
-    batch = pad_examples(examples, pad_id=0)
-    weights = batch["weights"]
-    norm = len(examples) if normalize == Normalize.MEAN else weights.sum()
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    loss = weighted_sft_loss(logits, batch["input_ids"], batch["loss_mask"], weights, norm)
-    grads = torch.autograd.grad(loss, list(model.parameters()))
-    return [(p - LR * g).detach() for p, g in zip(model.parameters(), grads, strict=True)], loss
 
 
 def _lightning_update(model, examples, micro, normalize, tmp_path):
@@ -117,26 +97,9 @@ def test_decay_groups_and_hparams(make_model):
     assert not any(isinstance(v, torch.nn.Module) for v in module.hparams["trainer"].values())
 
 
-def _ddp_worker(rank, tmp_path, port, make_model, make_examples):
+def _ddp_worker(rank, cfg, tmp_path, port, make_model, make_examples):
     """One of two externally launched ranks: Lightning's real DDP strategy over gloo."""
-    torch.set_num_threads(1)
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        WORLD_SIZE="2",
-        NODE_RANK="0",
-        LOCAL_RANK=str(rank),
-        GLOBAL_RANK=str(rank),
-    )
-    cfg = TrainerConfig(
-        micro_batch_size=2,
-        effective_batch_size=8,
-        devices=2,
-        strategy="ddp",
-        max_steps=1,
-        grad_clip=0,
-    )
-    assert cfg.accumulate_grad_batches == 2
+    rank_environment(rank, 2, port)
     examples = make_examples(8, seed=1, empty=(3,))
     module = SGDModule(make_model(), cfg)
     result = fit_sft(module, examples, 0, Normalize.WEIGHT_SUM, tmp_path, seed=0, progress=False)
@@ -145,11 +108,16 @@ def _ddp_worker(rank, tmp_path, port, make_model, make_examples):
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
-def test_ddp_two_ranks_give_the_same_update(make_model, make_examples, tmp_path):
-    """Two forked processes (no re-import) join a gloo group; each gets half of every step."""
+def test_ddp_two_ranks_give_the_same_update(compose_cfg, make_model, make_examples, tmp_path):
+    """``trainer=ddp``: two forked processes (no re-import) join a gloo group; each gets half of
+    every step, and the update equals one full-batch step in one process."""
     from lightning.fabric.plugins.environments.lightning import find_free_network_port
 
-    args = (tmp_path, find_free_network_port(), make_model, make_examples)
+    overrides = ["micro_batch_size=2", "effective_batch_size=8", "max_steps=1", "grad_clip=0"]
+    cfg = load_config(compose_cfg(["trainer=ddp", *(f"trainer.{o}" for o in overrides)])).trainer
+    assert cfg.strategy == "ddp" and cfg.accelerator == "cpu" and cfg.devices == 2
+    assert cfg.accumulate_grad_batches == 2
+    args = (cfg, tmp_path, find_free_network_port(), make_model, make_examples)
     ctx = torch.multiprocessing.start_processes(
         _ddp_worker, args, nprocs=2, join=False, start_method="fork"
     )
