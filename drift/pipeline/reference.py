@@ -14,26 +14,26 @@ from drift.utils.hashing import config_hash
 
 log = logging.getLogger(__name__)
 
-WARMUP_VERSION = "warmup-v1"
+WARMUP_VERSION = "warmup-v2"  # v2: single-turn phase, then multi-turn phase
 
 
 def reference_key(cfg: DriftConfig) -> str:
     """Hash of everything the reference policy depends on."""
     if not cfg.model.warmup.enabled:
-        return config_hash(cfg.model.name_or_path, cfg.model.dtype)
+        return config_hash(cfg.model.name_or_path, cfg.model.dtype, cfg.model.tiny, cfg.seed)
     return config_hash(WARMUP_VERSION, cfg.model, cfg.task, cfg.seed)
 
 
-def warmup_trainer(cfg: DriftConfig) -> TrainerConfig:
-    """Trainer settings of the warm-up stage, derived from ``model.warmup``."""
+def warmup_trainer(cfg: DriftConfig, steps: int) -> TrainerConfig:
+    """Trainer settings of a warm-up phase of ``steps`` steps, derived from ``model.warmup``."""
     w = cfg.model.warmup
     return dataclasses.replace(
         cfg.trainer,
         lr=w.lr,
         micro_batch_size=w.batch_size,
         effective_batch_size=w.batch_size,
-        max_steps=w.steps,
-        max_epochs=max(1, -(-w.steps * w.batch_size // w.num_examples)),
+        max_steps=steps,
+        max_epochs=max(1, -(-steps * w.batch_size // w.num_examples)),
         warmup_ratio=0.0,
         weight_decay=0.0,
         devices=1,
@@ -43,34 +43,50 @@ def warmup_trainer(cfg: DriftConfig) -> TrainerConfig:
 
 
 def ensure_reference(cfg: DriftConfig) -> str:
-    """Return the reference policy's name or HF directory, warming it up (once) if configured."""
-    if not cfg.model.warmup.enabled:
+    """Return the reference policy's name or HF directory.
+
+    A model built from a config (``model.name_or_path: tiny``) is built once, warmed up if
+    configured, and cached in HF format, so every stage and method starts from the same weights.
+    """
+    if not cfg.model.is_tiny:
         return cfg.model.name_or_path
-    if cfg.task.name != TaskSource.EMBEDDED:
+    if cfg.model.warmup.enabled and cfg.task.name != TaskSource.EMBEDDED:
         raise ConfigError("model.warmup.enabled is only supported with task=embedded")
     out = Path(cfg.paths.cache_dir) / f"reference-{reference_key(cfg)}"
     if (out / "config.json").exists():
         log.info("reusing reference policy %s", out)
         return str(out)
-    log.info("warming up the reference policy -> %s", out)
     model, tokenizer = load_policy(cfg.model)
+    if not cfg.model.warmup.enabled:
+        log.info("built the reference policy from model.tiny -> %s", out)
+        export_hf(model, tokenizer, out)
+        return str(out)
+    log.info("warming up the reference policy -> %s", out)
     w = cfg.model.warmup
-    examples = warmup_examples(
-        n=w.num_examples,
-        seed=cfg.task.seed + 7919 * cfg.seed,
-        num_candidates=cfg.task.num_candidates,
-        feedback=cfg.task.feedback,
-        multi_turn_fraction=w.multi_turn_fraction,
-    )
-    result = train_policy(
-        model,
-        tokenizer,
-        examples,
-        warmup_trainer(cfg),
-        Normalize.MEAN,
-        output_dir=out.with_name(out.name + ".work"),
-        seed=cfg.seed,
-    )
-    export_hf(result.model, tokenizer, out)
-    log.info("reference warm-up: %d steps in %.1f s", result.steps, result.wall_seconds)
+    phases = [
+        ("single_turn", w.steps, 0.0),
+        ("multi_turn", w.multi_turn_steps, w.multi_turn_fraction),
+    ]
+    for phase, steps, fraction in phases:
+        if steps == 0:
+            continue
+        examples = warmup_examples(
+            n=w.num_examples,
+            seed=cfg.task.seed + 7919 * cfg.seed,
+            num_candidates=cfg.task.num_candidates,
+            feedback=cfg.task.feedback,
+            multi_turn_fraction=fraction,
+        )
+        result = train_policy(
+            model,
+            tokenizer,
+            examples,
+            warmup_trainer(cfg, steps),
+            Normalize.MEAN,
+            output_dir=out.with_name(f"{out.name}.work") / phase,
+            seed=cfg.seed,
+        )
+        model = result.model
+        log.info("reference warm-up, %s: %d steps in %.1f s", phase, steps, result.wall_seconds)
+    export_hf(model, tokenizer, out)
     return str(out)
