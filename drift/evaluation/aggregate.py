@@ -11,6 +11,7 @@ import argparse
 import csv
 import logging
 import math
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from drift.evaluation.runs import RunRecord, collect_runs, find_runs, runs_from_
 from drift.utils.io import DataError, atomic_open
 
 __all__ = [
+    "COST_CAPTION",
+    "COST_COLUMNS",
     "DEFAULT_COLUMNS",
     "REPORT_COLUMNS",
     "RunRecord",
@@ -30,6 +33,8 @@ __all__ = [
     "collect_runs",
     "common_overrides",
     "config_labels",
+    "cost_columns",
+    "cost_markdown",
     "format_cell",
     "main",
     "metric_names",
@@ -49,6 +54,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_COLUMNS = ("acc@1", "acc@2", "acc@3", "acc@4", "acc@5", "correction_rate", "repeat_rate")
 REPORT_COLUMNS = (*DEFAULT_COLUMNS, "auroc", "norm_spearman")
+# What training cost (drift.pipeline.cost), with short headers; cells are whole numbers.
+COST_COLUMNS = ("cost/generated_tokens", "cost/wall_seconds", "cost/optimizer_steps")
+COLUMN_LABELS = {
+    "cost/generated_tokens": "generated tokens",
+    "cost/wall_seconds": "wall s",
+    "cost/optimizer_steps": "optimizer steps",
+}
+COST_CAPTION = (
+    "Accuracy against training cost. acc: greedy episodes, sampled/: sampled episodes. "
+    "generated tokens: every token sampled to make training data, all rounds included; the "
+    "one-round rollout set that uniform SFT, RFT and DRIFT-IW share counts in full for each. "
+    "wall s: rollout + training seconds (the shared set at the time it took when first drawn; "
+    "GRPO: its trainer's time, rollouts included). Not counted: the reference's warm-up "
+    "(shared by all) and evaluation."
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,16 @@ def _metric_order(records: Sequence[RunRecord]) -> list[str]:
     return list(dict.fromkeys(name for r in records for name in r.metrics))
 
 
+def cost_columns(rows: Sequence[SummaryRow]) -> list[str]:
+    """acc@1, acc@K and the correction rate (greedy, then sampled; K the most turns reported)
+    beside the cost columns; empty when no row reports a cost."""
+    if not any(c in r.mean for r in rows for c in COST_COLUMNS):
+        return []
+    turns = [int(m[1]) for name in metric_names(rows) if (m := re.fullmatch(r"acc@(\d+)", name))]
+    acc = list(dict.fromkeys(["acc@1", f"acc@{max(turns, default=1)}", "correction_rate"]))
+    return select_columns(rows, [*acc, *(f"sampled/{c}" for c in acc), *COST_COLUMNS])
+
+
 # ---------------------------------------------------------------- tables
 
 
@@ -132,15 +162,16 @@ def format_cell(row: SummaryRow, column: str) -> str:
     """``mean`` for one run, ``mean ± std`` for several, ``-`` when the metric is missing."""
     if column not in row.mean:
         return "-"
+    fmt = ",.0f" if column in COST_COLUMNS else ".3f"
     std = row.std.get(column, math.nan)
     if math.isnan(std):
-        return f"{row.mean[column]:.3f}"
-    return f"{row.mean[column]:.3f} ± {std:.3f}"
+        return f"{row.mean[column]:{fmt}}"
+    return f"{row.mean[column]:{fmt}} ± {std:{fmt}}"
 
 
 def table_header(rows: Sequence[SummaryRow], columns: Sequence[str], show_n: bool) -> list[str]:
     """Header cells: method, config (when any row has one), n (when ``show_n``), metrics."""
-    return [*_label_columns(rows, show_n), *columns]
+    return [*_label_columns(rows, show_n), *(COLUMN_LABELS.get(c, c) for c in columns)]
 
 
 def table_cells(
@@ -162,6 +193,12 @@ def summary_markdown(
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     lines += ["| " + " | ".join(table_cells(r, rows, cols, show_n)) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def cost_markdown(rows: Sequence[SummaryRow], show_n: bool = True) -> str | None:
+    """The accuracy-against-cost table under its caption, or None when no row reports a cost."""
+    columns = cost_columns(rows)
+    return f"{COST_CAPTION}\n\n{summary_markdown(rows, columns, show_n)}" if columns else None
 
 
 def _label_columns(rows: Sequence[SummaryRow], show_n: bool) -> list[str]:
@@ -254,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drift report: {err}", file=sys.stderr)
         return 2
     print(summary_markdown(rows, columns))
+    cost = cost_markdown(rows)
+    if cost is not None:
+        print(f"\n{cost}")
     print(f"\n{len(runs)} records from {len(find_runs(args.dir))} runs; wrote:")
     for path in written:
         print(f"  {path}")
@@ -266,7 +306,8 @@ def write_report(
     out: str | Path,
     columns: Sequence[str] | None = REPORT_COLUMNS,
 ) -> list[Path]:
-    """Write summary.md, summary.csv, runs.csv and the plots into ``out``; return the paths."""
+    """Write summary.md (with the accuracy-against-cost table when runs report costs),
+    summary.csv, runs.csv and the plots into ``out``; return the paths."""
     from drift.evaluation.plots import write_plots  # plots imports this module and matplotlib
 
     out = Path(out)
@@ -275,6 +316,9 @@ def write_report(
     with atomic_open(md) as fh:
         fh.write(f"Overrides shared by every run: {shared}\n\n")
         fh.write(summary_markdown(rows, columns) + "\n")
+        cost = cost_markdown(rows)
+        if cost is not None:
+            fh.write(f"\n{cost}\n")
     write_summary_csv(rows, out / "summary.csv")
     write_runs_csv(runs, out / "runs.csv")
     return [md, out / "summary.csv", out / "runs.csv", *write_plots(rows, runs, out)]

@@ -13,14 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from drift.evaluation.aggregate import SummaryRow, config_labels
 from drift.evaluation.runs import RunRecord, load_scores
 
 BAR_METRICS = ("auroc", "norm_spearman")
 ACC_PANELS = (("", "greedy"), ("sampled/", "sampled"))
+TOKENS = "cost/generated_tokens"
+DODGE_DECADES = 0.04  # sideways spread of points that share a token count (log10 units)
+LEFT_ROOM_DECADES = 0.3  # room left of the cheapest point for the 0-token lines' labels
 
 
 def acc_at_k_figure(rows: Sequence[SummaryRow]) -> Figure | None:
@@ -49,6 +55,91 @@ def acc_at_k_figure(rows: Sequence[SummaryRow]) -> Figure | None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small")
     return fig
+
+
+def cost_figure(rows: Sequence[SummaryRow]) -> Figure | None:
+    """acc@1 (hollow) and acc@K (filled) against generated tokens on a log axis, one point per
+    group (mean, std bars both ways), a panel per decoding; groups that generated nothing (the
+    reference) are horizontal lines at their accuracy. None when no group generated a token."""
+    if not any(r.mean.get(TOKENS, 0.0) > 0 for r in rows):
+        return None
+    panels = [(p, title, _acc_ks(rows, p)) for p, title in ACC_PANELS]
+    panels = [(p, title, sorted({1, ks[-1]})) for p, title, ks in panels if ks]
+    if not panels:
+        return None
+    fig = _figure((5.5 * len(panels), 4.6 + 0.22 * math.ceil(len(rows) / 2)))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    dodge = _dodge(rows)
+    cheapest = min(r.mean[TOKENS] for r in rows if r.mean.get(TOKENS, 0.0) > 0)
+    for ax, (prefix, title, ks) in zip(axes, panels, strict=True):
+        for i, row in enumerate(rows):
+            if TOKENS in row.mean:
+                _cost_points(ax, row, [f"{prefix}acc@{k}" for k in ks], f"C{i % 10}", dodge[i])
+        ax.set_xscale("log")
+        ax.set_xlim(left=cheapest * 10**-LEFT_ROOM_DECADES)
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(_short_count))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set(title=f"accuracy against generated tokens ({title})", ylabel="solved")
+        ax.set(xlabel="tokens generated for training (log scale)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3, which="both")
+    handles = [
+        Line2D([], [], color=f"C{i % 10}", marker="o", label=_legend(r))
+        for i, r in enumerate(rows)
+        if TOKENS in r.mean
+    ]
+    k = panels[0][2][-1]
+    handles += [
+        Line2D([], [], color="grey", marker="o", linestyle="", label=f"acc@{k}"),
+        Line2D([], [], color="grey", marker="o", mfc="none", linestyle="", label="acc@1"),
+        Line2D([], [], color="grey", linestyle="--", label="no tokens generated"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize="small")
+    return fig
+
+
+def _cost_points(ax: Axes, row: SummaryRow, keys: list[str], color: str, factor: float) -> None:
+    """One group on a cost panel: points at its token count, or lines when it has none."""
+    tokens = row.mean[TOKENS]
+    for key in keys:
+        if key not in row.mean:
+            continue
+        filled = key == keys[-1]
+        if tokens <= 0:
+            ax.axhline(row.mean[key], color=color, linestyle="--", linewidth=1.2)
+            name = f"{row.label} {key.rsplit('/', 1)[-1]}"
+            transform = ax.get_yaxis_transform()  # x in axes fraction, y in data
+            ax.text(0.01, row.mean[key] + 0.01, name, transform=transform, color=color)
+            continue
+        ax.errorbar(
+            tokens * factor,
+            row.mean[key],
+            xerr=_zero_nan(row.std.get(TOKENS, math.nan)),
+            yerr=_zero_nan(row.std.get(key, math.nan)),
+            marker="o",
+            mfc=color if filled else "white",
+            color=color,
+            capsize=3,
+        )
+
+
+def _short_count(value: float, _: object = None) -> str:
+    """500 -> '500', 2e5 -> '200k', 1.5e6 -> '1.5M' (tick labels)."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def _dodge(rows: Sequence[SummaryRow]) -> list[float]:
+    """Per row, a factor that spreads the rows sharing a token count (to 3 digits) sideways."""
+    counts = [f"{r.mean.get(TOKENS, 0.0):.3g}" for r in rows]
+    factors = []
+    for i, count in enumerate(counts):
+        same = [j for j, c in enumerate(counts) if c == count]
+        factors.append(10 ** ((same.index(i) - (len(same) - 1) / 2) * DODGE_DECADES))
+    return factors
 
 
 def bar_figure(rows: Sequence[SummaryRow], metrics: Sequence[str] = BAR_METRICS) -> Figure | None:
@@ -116,11 +207,13 @@ def scores_figure(runs: Sequence[RunRecord], max_points: int = 4000) -> Figure |
 def write_plots(
     rows: Sequence[SummaryRow], runs: Sequence[RunRecord], out_dir: str | Path
 ) -> list[Path]:
-    """Save acc_at_k.png, ranking.png and scores_vs_grad_norm.png (those with data)."""
+    """Save acc_at_k.png, acc_vs_tokens.png, ranking.png and scores_vs_grad_norm.png (those
+    with data)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {
         "acc_at_k.png": acc_at_k_figure(rows),
+        "acc_vs_tokens.png": cost_figure(rows),
         "ranking.png": bar_figure(rows),
         "scores_vs_grad_norm.png": scores_figure(runs),
     }

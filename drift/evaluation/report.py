@@ -1,6 +1,7 @@
-"""Results tables: the demo's printed table and the Markdown written beside results.json.
+"""Results tables: the demo's printed tables and the Markdown written beside results.json.
 
-Both go through :func:`drift.evaluation.aggregate.summarise`, like ``drift report``'s tables.
+All go through :func:`drift.evaluation.aggregate.summarise`, like ``drift report``'s tables.
+When methods report what training cost, an accuracy-against-cost table follows the main one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from drift.evaluation.aggregate import (
+    COST_CAPTION,
     DEFAULT_COLUMNS,
+    cost_columns,
+    cost_markdown,
     runs_from_results,
     select_columns,
     summarise,
@@ -20,7 +24,9 @@ from drift.evaluation.aggregate import (
     table_header,
 )
 
-__all__ = ["DEFAULT_COLUMNS", "markdown_table", "print_table"]
+__all__ = ["DEFAULT_COLUMNS", "markdown_table", "print_results", "print_table", "results_markdown"]
+
+LOG_WIDTH = 160  # characters of a table printed to a log file (Rich assumes 80 off a terminal)
 
 
 def markdown_table(
@@ -30,19 +36,43 @@ def markdown_table(
     return summary_markdown(summarise(runs_from_results(methods)), columns, show_n=False)
 
 
+def results_markdown(methods: Mapping[str, Mapping[str, float]]) -> str:
+    """The main table, then the accuracy-against-cost table when some method reports a cost."""
+    cost = cost_markdown(summarise(runs_from_results(methods)), show_n=False)
+    return markdown_table(methods) + (f"\n\n{cost}" if cost is not None else "")
+
+
 def print_table(
     methods: Mapping[str, Mapping[str, float]],
     title: str,
     columns: Sequence[str] = DEFAULT_COLUMNS,
     console: Console | None = None,
+    caption: str | None = None,
 ) -> None:
     """Print the results table with Rich (plain text when not on a terminal)."""
     rows = summarise(runs_from_results(methods))
     cols = select_columns(rows, columns)
     header = table_header(rows, cols, show_n=False)
-    table = Table(title=title)
+    table = Table(title=title, caption=caption)
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 else "right")
     for row in rows:
         table.add_row(*table_cells(row, rows, cols, show_n=False))
-    (console or Console()).print(table)
+    (console or _console()).print(table)
+
+
+def print_results(
+    methods: Mapping[str, Mapping[str, float]], title: str, console: Console | None = None
+) -> None:
+    """Print the main table, then the accuracy-against-cost table when some method has costs."""
+    console = console or _console()
+    print_table(methods, title, console=console)
+    columns = cost_columns(summarise(runs_from_results(methods)))
+    if columns:
+        print_table(methods, f"{title}: cost", columns, console, caption=COST_CAPTION)
+
+
+def _console() -> Console:
+    """A console as wide as the terminal, or :data:`LOG_WIDTH` when output goes to a file."""
+    console = Console()
+    return console if console.is_terminal else Console(width=LOG_WIDTH)

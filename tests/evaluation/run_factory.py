@@ -68,3 +68,30 @@ def write_sweep(root: Path, with_auroc: bool = False) -> Path:
             write_run(sweep / name, methods, overrides, seed, extra)
             job += 1
     return sweep
+
+
+# method -> (tokens, wall seconds, optimizer steps, sampled acc@5 of seeds 0, 1, 2)
+COST_RUNS = {
+    "reference": (0, 0, 0, (0.50, 0.50, 0.50)),
+    "drift_iw": (500_000, 200, 125, (0.60, 0.62, 0.64)),
+    "rft": (500_000, 100, 75, (0.55, 0.60, 0.65)),
+    "grpo": (2_000_000, 300, 600, (0.70, 0.70, 0.76)),
+}
+
+
+def write_cost_sweep(root: Path) -> Path:
+    """Three seeds of a compare_cost-like run (one job per seed, every method in each) whose
+    methods report cost/* beside acc@k; the grpo token count is 1,000 higher each seed."""
+    sweep = root / "multiruns" / "2025-01-02_03-04-05_compare_cost"
+    for seed in range(3):
+        methods = {}
+        for name, (tokens, wall, steps, acc5) in COST_RUNS.items():
+            metrics = acc_metrics(0.2)
+            metrics |= {"sampled/acc@1": 0.1, "sampled/acc@5": acc5[seed]}
+            metrics |= {"sampled/correction_rate": 0.2}
+            extra = 1_000 * seed if name == "grpo" else 0
+            metrics |= {"cost/generated_tokens": tokens + extra, "cost/wall_seconds": wall}
+            metrics |= {"cost/optimizer_steps": steps}
+            methods[name] = metrics
+        write_run(sweep / f"{seed}_seed={seed}", methods, [f"seed={seed}"], seed)
+    return sweep

@@ -4,12 +4,15 @@ import math
 
 import pytest
 from rich.console import Console
-from run_factory import write_run
+from run_factory import write_cost_sweep, write_run
 
 from drift.evaluation.aggregate import (
+    COST_COLUMNS,
     SummaryRow,
     collect_runs,
     common_overrides,
+    cost_columns,
+    cost_markdown,
     format_cell,
     main,
     read_summary_csv,
@@ -18,7 +21,7 @@ from drift.evaluation.aggregate import (
     summary_markdown,
     write_summary_csv,
 )
-from drift.evaluation.report import markdown_table, print_table
+from drift.evaluation.report import markdown_table, print_results, print_table, results_markdown
 from drift.evaluation.runs import RunRecord
 
 
@@ -143,3 +146,45 @@ def test_report_of_a_single_run_without_hydra(tmp_path):
         ("reference", 1, 0.3),
         ("rft", 1, 0.6),
     ]
+
+
+def test_cost_table_puts_tokens_seconds_and_steps_beside_accuracy(tmp_path, sweep_dir):
+    rows = summarise(collect_runs(write_cost_sweep(tmp_path)))
+    acc = ["acc@1", "acc@5", "correction_rate"]
+    assert cost_columns(rows) == [*acc, *(f"sampled/{c}" for c in acc), *COST_COLUMNS]
+    caption, table = cost_markdown(rows).split("\n\n")
+    assert "counts in full for each" in caption and "Not counted" in caption
+    lines = table.splitlines()
+    assert lines[0].endswith("| generated tokens | wall s | optimizer steps |")
+    assert lines[2].startswith("| reference | 3 |")
+    assert lines[2].endswith("| 0 ± 0 | 0 ± 0 | 0 ± 0 |")
+    assert lines[5] == (
+        "| grpo | 3 | 0.200 ± 0.000 | 0.600 ± 0.000 | 0.300 ± 0.000 | 0.100 ± 0.000 "
+        "| 0.720 ± 0.035 | 0.200 ± 0.000 | 2,001,000 ± 1,000 | 300 ± 0 | 600 ± 0 |"
+    )
+    no_cost = summarise(collect_runs(sweep_dir))
+    assert cost_columns(no_cost) == [] and cost_markdown(no_cost) is None
+
+
+def test_report_command_adds_the_cost_table_and_plot(tmp_path, capsys):
+    sweep = write_cost_sweep(tmp_path)
+    assert main([str(sweep)]) == 0
+    printed = capsys.readouterr().out
+    assert "| method | n | acc@1 | acc@2 |" in printed  # the main table first
+    assert "| 2,001,000 ± 1,000 | 300 ± 0 | 600 ± 0 |" in printed
+    md = (sweep / "report" / "summary.md").read_text()
+    assert "Accuracy against training cost" in md and "| 500,000 ± 0 | 100 ± 0 | 75 ± 0 |" in md
+    assert (sweep / "report" / "acc_vs_tokens.png").exists()
+
+
+def test_run_tables_show_costs_when_methods_report_them():
+    cost = {"cost/generated_tokens": 1234.0, "cost/wall_seconds": 5.5, "cost/optimizer_steps": 3}
+    methods = {"reference": {"acc@1": 0.1, "acc@5": 0.3}, "rft": {"acc@1": 0.2, **cost}}
+    text = results_markdown(methods)
+    assert text.startswith(markdown_table(methods))
+    assert "| rft | 0.200 | - | 1,234 | 6 | 3 |" in text
+    out = io.StringIO()
+    print_results(methods, title="demo", console=Console(file=out, width=200))
+    printed = out.getvalue()
+    assert "demo: cost" in printed and "1,234" in printed and "generated tokens" in printed
+    assert "cost" not in results_markdown({"reference": {"acc@1": 0.1}})

@@ -3,12 +3,13 @@ import json
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from run_factory import write_run, write_sweep
+from run_factory import write_cost_sweep, write_run, write_sweep
 
 from drift.evaluation.aggregate import collect_runs, summarise
 from drift.evaluation.plots import (
     acc_at_k_figure,
     bar_figure,
+    cost_figure,
     figure_png,
     scores_figure,
     write_plots,
@@ -98,3 +99,33 @@ def test_figure_png_for_notebooks(sweep_dir):
     assert scores_figure(runs) is None
     png = figure_png(acc_at_k_figure(summarise(runs)))
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_cost_plot_puts_each_method_at_its_generated_tokens(tmp_path, sweep_dir):
+    assert cost_figure(summarise(collect_runs(sweep_dir))) is None  # no costs reported
+    rows = summarise(collect_runs(write_cost_sweep(tmp_path)))
+    greedy, sampled = cost_figure(rows).axes
+    assert "greedy" in greedy.get_title() and "sampled" in sampled.get_title()
+    assert sampled.get_xscale() == "log"
+    # drift_iw, rft and grpo: an acc@1 and an acc@5 point each; the reference is two lines
+    assert len(sampled.containers) == 6
+    line, _, (x_bars, y_bars) = sampled.containers[5]  # grpo acc@5
+    np.testing.assert_allclose(line.get_xydata().astype(float), [[2_001_000, 0.72]])
+    (x_bar,) = x_bars.get_segments()  # tokens: mean ± std 1,000
+    np.testing.assert_allclose(x_bar[:, 0], [2_000_000, 2_002_000])
+    (y_bar,) = y_bars.get_segments()
+    assert y_bar[1, 1] - y_bar[0, 1] == pytest.approx(2 * 0.034641, abs=1e-5)
+    # drift_iw and rft share a token count: spread sideways around it
+    x_iw, x_rft = (float(c.lines[0].get_xdata()[0]) for c in sampled.containers[1:4:2])
+    assert x_iw < 500_000 < x_rft and x_iw * x_rft == pytest.approx(500_000**2)
+    levels = [line.get_ydata()[0] for line in sampled.get_lines() if line.get_linestyle() == "--"]
+    assert levels == pytest.approx([0.1, 0.5])  # the reference's acc@1 and acc@5
+    assert [t.get_text() for t in sampled.texts] == ["reference acc@1", "reference acc@5"]
+
+
+def test_cost_plot_is_written_with_the_others(tmp_path):
+    runs = collect_runs(write_cost_sweep(tmp_path))
+    paths = write_plots(summarise(runs), runs, tmp_path / "plots")
+    assert [p.name for p in paths] == ["acc_at_k.png", "acc_vs_tokens.png"]
+    image = imread(paths[1])
+    assert image.shape[0] > 300 and image[..., :3].std() > 0.05
