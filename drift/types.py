@@ -44,6 +44,7 @@ class Trajectory:
     target: str = ""
     ret: float = 0.0
     weight: float = 1.0
+    influence: float | None = None  # on-policy influence score (method=drift_iw_if)
 
     @property
     def solved_turn(self) -> int | None:
@@ -63,7 +64,10 @@ class Trajectory:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.influence is None:
+            del data["influence"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trajectory:

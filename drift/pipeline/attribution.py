@@ -27,7 +27,6 @@ from typing import Any
 
 import lightning
 import numpy as np
-import torch
 
 from drift.attribution.scoring_config import Refinement, ScoringMethod
 from drift.attribution.select import drop_negative, scores_to_weights, select_top
@@ -38,12 +37,12 @@ from drift.data.sources import load_problems
 from drift.evaluation.ranking import auroc, spearman
 from drift.evaluation.report import markdown_table, print_table
 from drift.models.factory import export_hf
-from drift.pipeline.attribution_features import FeatureBank
+from drift.pipeline.attribution_features import FeatureBank, feature_device
 from drift.pipeline.attribution_scores import MethodSkipped, StudyData, drift_if_scores, score
 from drift.pipeline.attribution_warmup import ensure_warmup, load_base, study_trainer
 from drift.pipeline.evaluate import evaluate_policy_dir
 from drift.pipeline.loggers import build_loggers, close_loggers, log_metrics
-from drift.pipeline.rollouts import ensure_rollouts
+from drift.pipeline.rollouts import ensure_rollouts, validation_config
 from drift.training.fit import train_policy
 from drift.types import Problem, Trajectory
 from drift.utils.hashing import config_hash
@@ -107,13 +106,7 @@ def validation_rollouts(
     cfg: DriftConfig, policy_dir: Path, queries: list[Problem], key: str
 ) -> list[Trajectory]:
     """``study.rollouts_per_query`` episodes of ``study.val_max_turns`` turns per query."""
-    s = cfg.study
-    vcfg = dataclasses.replace(
-        cfg,
-        task=dataclasses.replace(cfg.task, max_turns=s.val_max_turns),
-        rollout=dataclasses.replace(cfg.rollout, num_samples=s.rollouts_per_query),
-        objective=f"acc@{s.val_max_turns}",  # unused here; must fit the shorter episodes
-    )
+    vcfg = validation_config(cfg, cfg.study.rollouts_per_query, cfg.study.val_max_turns)
     ids = [q.id for q in queries]
     path_key = config_hash(key, vcfg.task, vcfg.rollout, cfg.reward, cfg.seed, ids)
     path = Path(cfg.paths.cache_dir) / f"attr-rollouts-{path_key}.jsonl"
@@ -266,11 +259,6 @@ def debias_ablation(
     return out
 
 
-def _device(cfg: DriftConfig) -> str:
-    gpu = cfg.trainer.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
-    return "cuda" if gpu else "cpu"
-
-
 def run_attribution(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     """Run the study for every method of ``cfg``; write ``results.json``; return it."""
     start = time.perf_counter()
@@ -289,7 +277,7 @@ def run_attribution(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any
     queries = make_split("val", s.num_queries, t.seed, t.num_candidates)
     on_policy = any(m.scoring and m.scoring.method in ON_POLICY for m in methods.values())
     rollouts = validation_rollouts(cfg, warmup.policy_dir, queries, warmup.key) if on_policy else []
-    bank = FeatureBank(cfg, warmup, pool.examples, _device(cfg))
+    bank = FeatureBank(cfg, warmup, pool.examples, feature_device(cfg))
     data = StudyData(bank, pool.examples, queries, rollouts, cfg.seed)
     test = load_problems(cfg.task, "test")
     results = {

@@ -53,6 +53,7 @@ from drift.attribution.scoring_config import (
     ScoringMethod,
     SignScheme,
 )
+from drift.attribution.store import FeatureStore
 from drift.attribution.targets import (
     TargetSet,
     preference_pair_targets,
@@ -141,25 +142,36 @@ def drift_targets(
     return signed_rollout_targets(rollouts, scheme, scoring.loss_turns), stats
 
 
-def _precondition(data: StudyData, scoring: ScoringConfig, direction: np.ndarray) -> np.ndarray:
+def _precondition(store: FeatureStore, scoring: ScoringConfig, direction: np.ndarray) -> np.ndarray:
     name = PreconditionerName(scoring.preconditioner)
     if name is PreconditionerName.IDENTITY:
         return direction
     if name is PreconditionerName.FISHER:
-        return fisher_inverse(chunks(data.bank.pool_store()), scoring.damping)(direction)
+        return fisher_inverse(chunks(store), scoring.damping)(direction)
     raise MethodSkipped(
         f"method.scoring.preconditioner={name.value} applies to less (adam) and cg_if (cg) only"
     )
 
 
+def signed_influence(
+    rollouts: Sequence[Trajectory],
+    scoring: ScoringConfig,
+    target_features: Callable[[TargetSet], np.ndarray],
+    store: FeatureStore,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Debiased ⟨P·g_val, g_z⟩ [N] of the rows of ``store``, g_val from the signed on-policy
+    ``rollouts``; ``target_features`` gives their projected gradients in the store's space."""
+    targets, stats = drift_targets(rollouts, scoring)
+    feats = target_features(targets)
+    direction = target_direction(feats, targets.coeffs, targets.groups, scoring.normalize_per_group)
+    direction = _precondition(store, scoring, direction)
+    return direction_scores(chunks(store), direction, scoring.debias, scoring.alpha)[:, 0], stats
+
+
 def drift_if_scores(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, dict[str, float]]:
     """DRIFT-IF: debiased ⟨P·g_val, g_z⟩ with on-policy signed targets."""
-    targets, stats = drift_targets(data.rollouts, scoring)
-    feats = data.bank.target_features(targets)
-    direction = target_direction(feats, targets.coeffs, targets.groups, scoring.normalize_per_group)
-    direction = _precondition(data, scoring, direction)
-    store = data.bank.pool_store()
-    return direction_scores(chunks(store), direction, scoring.debias, scoring.alpha)[:, 0], stats
+    bank = data.bank
+    return signed_influence(data.rollouts, scoring, bank.target_features, bank.pool_store())
 
 
 def prism_pairs(

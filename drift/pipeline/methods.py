@@ -11,6 +11,7 @@ import numpy as np
 
 from drift.config import DriftConfig, MethodConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
+from drift.pipeline.influence import influence_weighted
 from drift.pipeline.rollouts import RolloutSet, ensure_rollouts
 from drift.rollout.store import write_trajectories
 from drift.training.fit import train_policy
@@ -44,9 +45,20 @@ def train_round(
     trajectories: list[Trajectory],
     out_dir: Path,
     loggers: list[Any],
+    cache: Path | None = None,
 ) -> tuple[str, dict[str, float]]:
-    """One round: weigh ``trajectories``, fine-tune ``start_policy`` on them, export to out_dir."""
+    """One round: weigh ``trajectories`` (sampled by ``start_policy``), fine-tune
+    ``start_policy`` on them, export to out_dir.
+
+    With ``method.influence`` the weights are combined with the trajectories' on-policy
+    influence under ``start_policy`` (artifacts cached in ``cache``, default ``out_dir``).
+    """
     weighted = weigh(trajectories, method)
+    influence: dict[str, float] = {}
+    if method.influence is not None:
+        weighted, influence = influence_weighted(
+            cfg, method, start_policy, weighted, cache or out_dir
+        )
     write_trajectories(out_dir / "trajectories.jsonl", weighted)
     examples = to_train_examples(
         weighted, np.array([t.weight for t in weighted]), method.loss_turns
@@ -69,6 +81,7 @@ def train_round(
     merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
     policy_dir = export_hf(result.model, tokenizer, out_dir / "policy", merge_lora=merge)
     stats = {
+        **influence,
         **weight_summary(weighted),
         "train/examples": float(len(examples)),
         "train/final_loss": result.final_loss,
@@ -91,19 +104,24 @@ def train_method(
     """Train ``method`` for ``method.rounds`` rounds (round r > 1 samples from round r-1's policy).
 
     Returns the final policy directory and statistics, including the cost of every round's
-    rollouts (generated tokens, seconds) and training (optimiser steps, seconds).
+    rollouts (generated tokens, seconds), influence scores if any (validation rollout tokens,
+    seconds) and training (optimiser steps, seconds).
     """
     policy, current = reference, rollouts
     totals = {"cost/generated_tokens": 0.0, "cost/rollout_seconds": 0.0}
     stats: dict[str, float] = {}
     for r in range(1, method.rounds + 1):
         round_dir = out_dir if method.rounds == 1 else out_dir / f"round{r}"
+        cache = Path(cfg.paths.cache_dir)
         if r > 1:
             current = ensure_rollouts(cfg, policy, problems, path=round_dir / "rollouts.jsonl")
+            cache = round_dir  # this round's policy is not shared with other runs
         totals["cost/generated_tokens"] += current.generated_tokens
         totals["cost/rollout_seconds"] += current.wall_seconds
-        policy, stats_r = train_round(cfg, method, policy, current.trajectories, round_dir, loggers)
-        for key in ("cost/optimizer_steps", "cost/train_seconds"):
+        policy, stats_r = train_round(
+            cfg, method, policy, current.trajectories, round_dir, loggers, cache
+        )
+        for key in [k for k in stats_r if k.startswith("cost/")]:
             totals[key] = totals.get(key, 0.0) + stats_r.pop(key)
         stats = stats_r
     return policy, {**stats, **totals}

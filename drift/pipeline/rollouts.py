@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -44,6 +45,17 @@ def rollout_path(cfg: DriftConfig, policy: str) -> Path:
     """Cache location of the rollouts for this policy, task, rollout and reward config."""
     key = config_hash(policy, cfg.task, cfg.rollout, cfg.reward, cfg.seed)
     return Path(cfg.paths.cache_dir) / f"rollouts-{key}.jsonl"
+
+
+def validation_config(cfg: DriftConfig, num_samples: int, max_turns: int) -> DriftConfig:
+    """``cfg`` drawing ``num_samples`` episodes of at most ``max_turns`` turns per problem (the
+    on-policy validation targets of influence scoring)."""
+    return dataclasses.replace(
+        cfg,
+        task=dataclasses.replace(cfg.task, max_turns=max_turns),
+        rollout=dataclasses.replace(cfg.rollout, num_samples=num_samples),
+        objective=f"acc@{max_turns}",  # unused here; must fit the shorter episodes
+    )
 
 
 def ensure_rollouts(

@@ -12,7 +12,8 @@ import torch
 
 from drift.config import DriftConfig, MethodConfig, MethodFamily
 from drift.data.sources import load_problems
-from drift.evaluation.report import markdown_table, print_table
+from drift.evaluation.report import print_results, results_markdown
+from drift.pipeline.cost import method_cost
 from drift.pipeline.evaluate import evaluate_policy_dir
 from drift.pipeline.loggers import add_artifact, build_loggers, close_loggers, log_metrics
 from drift.pipeline.methods import train_method
@@ -27,14 +28,16 @@ log = logging.getLogger(__name__)
 
 def _train(
     cfg: DriftConfig,
+    name: str,
     method: MethodConfig,
     reference: str,
     rollouts: RolloutSet | None,
     train_problems: list[Problem],
     loggers: list[Any],
 ) -> tuple[str, dict[str, float]]:
-    """Train one method from the reference; return its policy and training statistics."""
-    out_dir = Path(cfg.paths.output_dir) / method.name
+    """Train method ``name`` from the reference (into ``<run dir>/<name>``); return its policy
+    and training statistics."""
+    out_dir = Path(cfg.paths.output_dir) / name
     if not method.train:
         return reference, {}
     if method.family == MethodFamily.GRPO:
@@ -79,17 +82,18 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     for name, method in methods.items():
         loggers = build_loggers(cfg.logger, run_dir, name, resolved)
         try:
-            policy, stats = _train(cfg, method, reference, rollouts, train_problems, loggers)
+            policy, stats = _train(cfg, name, method, reference, rollouts, train_problems, loggers)
+            cost = method_cost(method, stats)
             metrics = evaluate_policy_dir(cfg, policy, test_problems)
             log_metrics(loggers, metrics, prefix="eval/")
-            write_json(run_dir / name / "metrics.json", {**metrics, **stats})
-            results[name] = {**metrics, **{k: v for k, v in stats.items() if k.startswith("cost/")}}
+            write_json(run_dir / name / "metrics.json", {**metrics, **stats, **cost})
+            results[name] = {**metrics, **cost}
             log.info("%s: %s", name, {k: round(v, 3) for k, v in metrics.items()})
         finally:
             close_loggers(loggers)
 
     summary = {"methods": results, "wall_seconds": time.perf_counter() - start}
     write_json(run_dir / "results.json", summary)
-    (run_dir / "results.md").write_text(markdown_table(results) + "\n")
-    print_table(results, title=f"{cfg.name} (seed {cfg.seed}, {summary['wall_seconds']:.0f} s)")
+    (run_dir / "results.md").write_text(results_markdown(results) + "\n")
+    print_results(results, title=f"{cfg.name} (seed {cfg.seed}, {summary['wall_seconds']:.0f} s)")
     return summary

@@ -23,6 +23,7 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "target": str,
     "ret": (int, float),
     "weight": (int, float),
+    "influence": (int, float, type(None)),
 }
 _TURN_FIELDS: dict[str, type | tuple[type, ...]] = {
     "text": str,

@@ -29,7 +29,7 @@ TINY = [
     "rollout.num_samples=2",
     "eval.sampled_samples=0",
 ]
-IW_METHODS = ["reference", "uniform_sft", "rft", "drift_iw"]
+IW_METHODS = ["reference", "uniform_sft", "rft", "drift_iw", "drift_iw_if"]
 IF_METHODS = ["full", "random", "drift_if", "less", "prism", "grad_sim", "cg_if"]
 IF_METHODS += ["perplexity", "embedding"]
 
