@@ -59,7 +59,6 @@ def train_round(
         weighted, influence = influence_weighted(
             cfg, method, start_policy, weighted, cache or out_dir
         )
-    write_trajectories(out_dir / "trajectories.jsonl", weighted)
     examples = to_train_examples(
         weighted, np.array([t.weight for t in weighted]), method.loss_turns
     )
@@ -80,6 +79,8 @@ def train_round(
     )
     merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
     policy_dir = export_hf(result.model, tokenizer, out_dir / "policy", merge_lora=merge)
+    # written last, like the policy: a failed round leaves an earlier finished file untouched
+    write_trajectories(out_dir / "trajectories.jsonl", weighted)
     stats = {
         **influence,
         **weight_summary(weighted),

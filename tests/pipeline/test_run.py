@@ -3,18 +3,20 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from drift.config import load_config
+from drift.pipeline import methods as method_stage
 from drift.pipeline.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end_and_reuses_cached_artifacts(compose_cfg, tmp_path):
+def test_demo_runs_end_to_end_and_reuses_cached_artifacts(compose_cfg, tmp_path, monkeypatch):
     raw = compose_cfg(["experiment=demo", "debug=fast"])
     cfg = load_config(raw)
     summary = run(cfg, resolved={})
@@ -39,6 +41,23 @@ def test_demo_runs_end_to_end_and_reuses_cached_artifacts(compose_cfg, tmp_path)
     run(cfg, resolved={})
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == cached
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()} == stamps
+
+    # A run that fails in the middle of a method leaves every finished artifact as it was.
+    finished = _stamps(tmp_path, ["results.json", "results.md", "drift_iw", "cache"])
+
+    def broken_fit(*args, **kwargs):
+        raise RuntimeError("simulated crash during training")
+
+    monkeypatch.setattr(method_stage, "train_policy", broken_fit)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(replace(cfg, compare={"drift_iw": cfg.compare["drift_iw"]}), resolved={})
+    assert _stamps(tmp_path, ["results.json", "results.md", "drift_iw", "cache"]) == finished
+
+
+def _stamps(root: Path, names: list[str]) -> dict[str, tuple[int, bytes]]:
+    """Modification time and bytes of every file under ``root/<name>`` (files or folders)."""
+    files = [p for n in names for p in [root / n, *(root / n).rglob("*")] if p.is_file()]
+    return {str(p): (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
 
 
 def _drift(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
