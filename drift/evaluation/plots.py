@@ -25,7 +25,7 @@ from drift.evaluation.runs import RunRecord, load_scores
 BAR_METRICS = ("auroc", "norm_spearman")
 ACC_PANELS = (("", "greedy"), ("sampled/", "sampled"))
 TOKENS = "cost/generated_tokens"
-DODGE_DECADES = 0.04  # sideways spread of points that share a token count (log10 units)
+DODGE_DECADES = 0.012  # sideways spread of points that share a token count (log10 units)
 LEFT_ROOM_DECADES = 0.3  # room left of the cheapest point for the 0-token lines' labels
 
 
