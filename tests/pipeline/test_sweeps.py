@@ -70,6 +70,17 @@ def test_compare_preset_sweeps_every_method_over_three_seeds(compose_cfg, preset
     assert all(re.fullmatch(rf"{preset}_[\d-]+_[\d-]+", g) for g in groups)
 
 
+@pytest.mark.parametrize(
+    ("preset", "single_run"), [("compare_iw", "demo"), ("compare_if", "attribution_demo")]
+)
+def test_compare_preset_runs_the_settings_of_its_single_run_demo(compose_cfg, preset, single_run):
+    """A comparison multirun measures what the one-run demo measures (and shares its cache)."""
+    multi = load_config(compose_cfg([f"experiment={preset}"]))
+    single = load_config(compose_cfg([f"experiment={single_run}"]))
+    for part in ("task", "model", "rollout", "reward", "trainer", "attribution", "study", "eval"):
+        assert getattr(multi, part) == getattr(single, part), part
+
+
 def _drift(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "drift.cli", *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
