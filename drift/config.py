@@ -104,7 +104,7 @@ class TaskConfig:
 class TinyModelConfig:
     """Shape of a randomly initialised model built from a config (``model.name_or_path: tiny``).
 
-    The default is the 134k-parameter Llama of the embedded task; ``architecture: qwen2`` with
+    The default is the 138k-parameter Llama of the embedded task; ``architecture: qwen2`` with
     Qwen2.5 dimensions builds a stand-in of that shape where no hub is reachable.
     """
 
