@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tiny_lm import tiny_llama, tiny_lora
+from tiny_lm import tiny_lora
+from tiny_models import tiny_llama
 from transformers import LlamaForCausalLM
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from tiny_lm import make_batch, make_examples, tiny_llama
+from tiny_lm import make_batch, make_examples
+from tiny_models import tiny_llama
 
 import drift.attribution.extract as extract
 from drift.attribution.config import FeatureConfig

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-from tiny_lm import make_examples, tiny_llama
+from tiny_lm import make_examples
+from tiny_models import tiny_llama
 
 from drift.attribution.config import FeatureConfig
 from drift.attribution.extract import extract_features

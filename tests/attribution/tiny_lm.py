@@ -1,30 +1,13 @@
-"""Tiny Llama models (plain and LoRA) and right-padded batches for the feature tests."""
+"""A tiny LoRA Llama and right-padded batches for the feature tests (plain model: tiny_models)."""
 
 from __future__ import annotations
 
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_models import VOCAB, tiny_llama
 
 from drift.data.chat import EncodedExample
 from drift.training.data import pad_examples
-
-VOCAB = 40
-
-
-def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(cfg).eval()
 
 
 def tiny_lora(seed: int = 0):

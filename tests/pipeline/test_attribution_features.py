@@ -2,7 +2,8 @@
 
 import pytest
 import torch
-from attribution.tiny_lm import make_examples, tiny_llama  # tests/attribution/tiny_lm.py
+from attribution.tiny_lm import make_examples  # tests/attribution/tiny_lm.py
+from tiny_models import tiny_llama
 
 from drift.attribution.config import FeatureConfig
 from drift.attribution.extract import extract_features

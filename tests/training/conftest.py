@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_models import VOCAB, tiny_llama
 
 from drift.data.chat import EncodedExample
-
-VOCAB = 40
-PAD_ID = 0
-
-
-def tiny_llama(seed: int = 0, vocab_size: int = VOCAB) -> LlamaForCausalLM:
-    """A 1-layer Llama (hidden 32, one head of 32) in float32, eager attention."""
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=1,
-        num_key_value_heads=1,
-        max_position_embeddings=64,
-        tie_word_embeddings=True,
-        pad_token_id=PAD_ID,
-        attn_implementation="eager",
-    )
-    return LlamaForCausalLM(config).float()
 
 
 def random_examples(n: int, seed: int = 0, empty: tuple[int, ...] = ()) -> list[EncodedExample]:
@@ -58,5 +39,5 @@ def make_examples():
 
 @pytest.fixture
 def make_model():
-    """Factory: ``make_model(seed=0, vocab_size=40)`` -> a tiny float32 Llama."""
-    return tiny_llama
+    """Factory: ``make_model(seed=0, vocab_size=40)`` -> a 1-layer, 1-head tied tiny Llama."""
+    return partial(tiny_llama, layers=1, heads=1, tied=True)
