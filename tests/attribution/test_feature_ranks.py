@@ -1,12 +1,12 @@
 """Feature extraction sharded over two CPU processes (gloo) equals one process, file for file."""
 
 import os
-import time
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
+from forked_ranks import run_ranks
 from tiny_lm import make_examples
 from tiny_models import tiny_llama
 
@@ -79,15 +79,7 @@ def _worker(rank, tmp_path, port):
 def test_two_ranks_write_the_store_one_process_writes(tmp_path):
     from lightning.fabric.plugins.environments.lightning import find_free_network_port
 
-    ctx = torch.multiprocessing.start_processes(
-        _worker, (tmp_path, find_free_network_port()), nprocs=2, join=False, start_method="fork"
-    )
-    deadline = time.monotonic() + 120
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail("extraction workers did not finish within 120 s")
+    run_ranks(_worker, (tmp_path, find_free_network_port()), "extraction")
 
     one, want_scores = _features_and_scores(tmp_path / "one", Ranks(0, 1))
     two = FeatureStore.open(tmp_path / "two" / "pool")

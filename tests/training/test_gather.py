@@ -6,10 +6,9 @@ strategy, torch's sharding, gradient reduction and clipping and our gather of th
 on rank 0 run here with gloo. On a GPU the same path runs with NCCL.
 """
 
-import time
-
 import pytest
 import torch
+from forked_ranks import run_ranks
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.strategies import FSDPStrategy
 from sgd import SGDModule, rank_environment, reference_update
@@ -84,15 +83,7 @@ def test_fsdp_two_ranks_give_the_same_update_and_export_full_weights(
     cfg = load_config(compose_cfg(OVERRIDES)).trainer
     monkeypatch.setattr(strategy_module, "FSDPStrategy", CPUFSDP)  # inherited by the forks
     args = (cfg, tmp_path, find_free_network_port(), make_model, make_examples)
-    ctx = torch.multiprocessing.start_processes(
-        _worker, args, nprocs=2, join=False, start_method="fork"
-    )
-    deadline = time.monotonic() + 120
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail("FSDP workers did not finish within 120 s")
+    run_ranks(_worker, args, "FSDP")
 
     examples = make_examples(8, seed=1, empty=(3,))
     model = make_model()

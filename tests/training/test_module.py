@@ -1,8 +1,8 @@
 import math
-import time
 
 import pytest
 import torch
+from forked_ranks import run_ranks
 from sgd import LR, SGDModule, rank_environment
 from sgd import reference_update as _reference_update
 
@@ -118,15 +118,7 @@ def test_ddp_two_ranks_give_the_same_update(compose_cfg, make_model, make_exampl
     assert cfg.strategy == "ddp" and cfg.accelerator == "cpu" and cfg.devices == 2
     assert cfg.accumulate_grad_batches == 2
     args = (cfg, tmp_path, find_free_network_port(), make_model, make_examples)
-    ctx = torch.multiprocessing.start_processes(
-        _ddp_worker, args, nprocs=2, join=False, start_method="fork"
-    )
-    deadline = time.monotonic() + 120
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail("DDP workers did not finish within 120 s")
+    run_ranks(_ddp_worker, args, "DDP")
     examples = make_examples(8, seed=1, empty=(3,))
     want, want_loss = _reference_update(make_model(), examples, Normalize.WEIGHT_SUM)
     for rank in range(2):
