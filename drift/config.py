@@ -18,7 +18,6 @@ from drift.attribution.config import FeatureConfig
 from drift.attribution.scoring_config import PreconditionerName, ScoringConfig, ScoringMethod
 from drift.attribution.study_config import StudyConfig
 from drift.enums import (
-    Architecture,
     DType,
     EngineName,
     InfluenceCombine,
@@ -33,7 +32,8 @@ from drift.enums import (
     WandbMode,
     Weighting,
 )
-from drift.errors import ConfigError
+from drift.errors import ConfigError, require_non_negative, require_positive
+from drift.models.config import ModelConfig
 from drift.training.grpo_config import GRPOSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
 
@@ -55,16 +55,6 @@ __all__ = [
     "Weighting",
     "load_config",
 ]
-
-
-def _positive(key: str, value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{key} must be > 0, got {value}")
-
-
-def _non_negative(key: str, value: float) -> None:
-    if value < 0:
-        raise ConfigError(f"{key} must be >= 0, got {value}")
 
 
 @dataclass
@@ -90,101 +80,14 @@ class TaskConfig:
 
     def __post_init__(self) -> None:
         for key in ("num_train", "num_test", "num_candidates", "max_turns"):
-            _positive(f"task.{key}", getattr(self, key))
-        _non_negative("task.num_val", self.num_val)
+            require_positive(f"task.{key}", getattr(self, key))
+        require_non_negative("task.num_val", self.num_val)
         if self.name == "file" and "train" not in self.files:
             raise ConfigError("task.files.train is required when task.name=file")
         if self.name == "hf_dataset" and not self.dataset:
             raise ConfigError("task.dataset is required when task.name=hf_dataset")
         if self.limit is not None:
-            _positive("task.limit", self.limit)
-
-
-@dataclass
-class TinyModelConfig:
-    """Shape of a randomly initialised model built from a config (``model.name_or_path: tiny``).
-
-    The default is the 138k-parameter Llama of the embedded task; ``architecture: qwen2`` with
-    Qwen2.5 dimensions builds a stand-in of that shape where no hub is reachable.
-    """
-
-    architecture: Architecture = Architecture.LLAMA
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 2
-    num_kv_heads: int | None = None  # None: as many as num_heads
-    intermediate_size: int = 256
-    max_position_embeddings: int = 256
-
-    def __post_init__(self) -> None:
-        for key in ("hidden_size", "num_layers", "num_heads", "intermediate_size"):
-            _positive(f"model.tiny.{key}", getattr(self, key))
-        if self.hidden_size % self.num_heads:
-            raise ConfigError("model.tiny.hidden_size must be divisible by model.tiny.num_heads")
-        if self.num_kv_heads is not None and (
-            self.num_kv_heads <= 0 or self.num_heads % self.num_kv_heads
-        ):
-            raise ConfigError("model.tiny.num_kv_heads must be > 0 and divide model.tiny.num_heads")
-
-
-@dataclass
-class LoraConfig:
-    """PEFT LoRA adapter settings; ``model.lora: null`` means full fine-tuning."""
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
-    )
-    merge_on_export: bool = True
-
-    def __post_init__(self) -> None:
-        _positive("model.lora.r", self.r)
-        _positive("model.lora.alpha", self.alpha)
-
-
-@dataclass
-class WarmupConfig:
-    """Supervised warm-up that turns the tiny model into the reference policy (cached).
-
-    Two phases: ``steps`` on single-turn examples (the task's rule), then ``multi_turn_steps``
-    on a mix in which ``multi_turn_fraction`` of the conversations show wrong answers and the
-    feedback turn before the right one (answering after feedback). One mixed phase from the
-    start learned the rule far more slowly: every batch pads to its longest conversation.
-    """
-
-    enabled: bool = True
-    steps: int = 1500
-    multi_turn_steps: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    num_examples: int = 20000
-    multi_turn_fraction: float = 0.5
-
-    def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "lr", "num_examples"):
-            _positive(f"model.warmup.{key}", getattr(self, key))
-        _non_negative("model.warmup.multi_turn_steps", self.multi_turn_steps)
-        if not 0 <= self.multi_turn_fraction <= 1:
-            raise ConfigError("model.warmup.multi_turn_fraction must be in [0, 1]")
-
-
-@dataclass
-class ModelConfig:
-    """Which model to start from: a HF name or local path, or the tiny model (``tiny``)."""
-
-    name_or_path: str = "tiny"
-    dtype: DType = DType.FLOAT32
-    trust_remote_code: bool = False
-    attn_implementation: str = "eager"
-    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
-    lora: LoraConfig | None = None
-    warmup: WarmupConfig = field(default_factory=WarmupConfig)
-
-    @property
-    def is_tiny(self) -> bool:
-        return self.name_or_path == "tiny"
+            require_positive("task.limit", self.limit)
 
 
 @dataclass
@@ -218,13 +121,13 @@ class RolloutConfig:
 
     def __post_init__(self) -> None:
         for key in ("num_samples", "max_new_tokens", "batch_size", "chunk_prompts"):
-            _positive(f"rollout.{key}", getattr(self, key))
-        _non_negative("rollout.temperature", self.temperature)
+            require_positive(f"rollout.{key}", getattr(self, key))
+        require_non_negative("rollout.temperature", self.temperature)
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"rollout.top_p must be in (0, 1], got {self.top_p}")
         for key in ("tensor_parallel_size", "data_parallel_size", "cpu_kvcache_space_gb"):
-            _positive(f"rollout.{key}", getattr(self, key))
-        _positive("rollout.start_timeout_s", self.start_timeout_s)
+            require_positive(f"rollout.{key}", getattr(self, key))
+        require_positive("rollout.start_timeout_s", self.start_timeout_s)
         if self.device is not None and not re.fullmatch(
             r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?", self.device
         ):
@@ -232,7 +135,7 @@ class RolloutConfig:
                 f"rollout.device must be cpu, cuda, cuda:N, mps or xpu, got {self.device!r}"
             )
         if self.max_model_len is not None:
-            _positive("rollout.max_model_len", self.max_model_len)
+            require_positive("rollout.max_model_len", self.max_model_len)
         util = self.gpu_memory_utilization
         if util is not None and not 0 < util <= 1:
             raise ConfigError(f"rollout.gpu_memory_utilization must be in (0, 1], got {util}")
@@ -250,8 +153,8 @@ class RewardConfig:
     def __post_init__(self) -> None:
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"reward.gamma must be in (0, 1], got {self.gamma}")
-        _non_negative("reward.format_penalty", self.format_penalty)
-        _non_negative("reward.repetition_penalty", self.repetition_penalty)
+        require_non_negative("reward.format_penalty", self.format_penalty)
+        require_non_negative("reward.repetition_penalty", self.repetition_penalty)
 
 
 @dataclass
@@ -274,9 +177,9 @@ class InfluenceConfig:
 
     def __post_init__(self) -> None:
         for key in ("temperature", "num_queries", "rollouts_per_query"):
-            _positive(f"method.influence.{key}", getattr(self, key))
+            require_positive(f"method.influence.{key}", getattr(self, key))
         if self.val_max_turns is not None:
-            _positive("method.influence.val_max_turns", self.val_max_turns)
+            require_positive("method.influence.val_max_turns", self.val_max_turns)
 
 
 @dataclass
@@ -304,8 +207,8 @@ class MethodConfig:
     grpo: GRPOSettings | None = None
 
     def __post_init__(self) -> None:
-        _positive("method.beta", self.beta)
-        _positive("method.rounds", self.rounds)
+        require_positive("method.beta", self.beta)
+        require_positive("method.rounds", self.rounds)
         if self.family == MethodFamily.GRPO and self.grpo is None:
             raise ConfigError("method.grpo must hold the GRPO settings when method.family=grpo")
         if self.influence is not None:
@@ -361,8 +264,8 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         for key in ("max_epochs", "micro_batch_size", "effective_batch_size", "lr", "devices"):
-            _positive(f"trainer.{key}", getattr(self, key))
-        _non_negative("trainer.weight_decay", self.weight_decay)
+            require_positive(f"trainer.{key}", getattr(self, key))
+        require_non_negative("trainer.weight_decay", self.weight_decay)
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"trainer.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         per_step = self.micro_batch_size * self.devices * self.num_nodes
@@ -388,8 +291,8 @@ class EvalConfig:
     batch_size: int = 1024
 
     def __post_init__(self) -> None:
-        _non_negative("eval.sampled_samples", self.sampled_samples)
-        _positive("eval.max_new_tokens", self.max_new_tokens)
+        require_non_negative("eval.sampled_samples", self.sampled_samples)
+        require_positive("eval.max_new_tokens", self.max_new_tokens)
 
 
 @dataclass
@@ -436,7 +339,7 @@ class DriftConfig:
 
     def __post_init__(self) -> None:
         if self.num_threads is not None:
-            _positive("num_threads", self.num_threads)
+            require_positive("num_threads", self.num_threads)
         influence = [n for n, m in self.methods().items() if m.train and m.influence is not None]
         if influence and self.task.name == TaskSource.EMBEDDED and self.task.num_val == 0:
             raise ConfigError(

@@ -7,3 +7,15 @@ class ConfigError(ValueError):
 
 class DataError(ValueError):
     """Bad input data; the message names the file, the line and the field."""
+
+
+def require_positive(key: str, value: float) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``value > 0``."""
+    if value <= 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")
+
+
+def require_non_negative(key: str, value: float) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``value >= 0``."""
+    if value < 0:
+        raise ConfigError(f"{key} must be >= 0, got {value}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from drift.errors import ConfigError
+from drift.errors import ConfigError, require_positive
 
 
 class CorruptionKind(str, Enum):
@@ -81,11 +81,11 @@ class StudyConfig:
 
     def __post_init__(self) -> None:
         for key in ("pool_size", "num_queries", "rollouts_per_query", "val_max_turns"):
-            _positive(key, getattr(self, key))
+            require_positive(f"study.{key}", getattr(self, key))
         for key in ("warmup_steps", "checkpoints", "retrain_steps", "cg_samples"):
-            _positive(key, getattr(self, key))
+            require_positive(f"study.{key}", getattr(self, key))
         if self.warmup_epochs is not None:
-            _positive("warmup_epochs", self.warmup_epochs)
+            require_positive("study.warmup_epochs", self.warmup_epochs)
         for key in ("multi_turn_fraction",):
             if not 0 <= getattr(self, key) <= 1:
                 raise ConfigError(f"study.{key} must be in [0, 1], got {getattr(self, key)}")
@@ -109,8 +109,3 @@ class StudyConfig:
         total = sum(self.corruption.values())
         if total >= 1:
             raise ConfigError(f"study.corruption shares sum to {total}: leave some clean examples")
-
-
-def _positive(key: str, value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"study.{key} must be > 0, got {value}")

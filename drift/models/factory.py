@@ -25,9 +25,10 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-from drift.config import ConfigError, DType, LoraConfig, ModelConfig, TinyModelConfig
+from drift.config import ConfigError, DType
 from drift.data.tokenizer import build_char_tokenizer
 from drift.enums import Architecture
+from drift.models.config import LoraConfig, ModelConfig, TinyModelConfig
 from drift.utils.distributed import Ranks, on_every_rank
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 
 import torch
 
-from drift.config import EngineName, ModelConfig, RolloutConfig
+from drift.config import EngineName, RolloutConfig
 from drift.errors import ConfigError
+from drift.models.config import ModelConfig
 from drift.rollout.engine import Engine
 
 

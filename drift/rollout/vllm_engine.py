@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from drift.config import ModelConfig, RolloutConfig
+from drift.config import RolloutConfig
 from drift.enums import DType
+from drift.models.config import ModelConfig
 from drift.rollout.engine import SamplingParams
 from drift.types import Message
 

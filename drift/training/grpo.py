@@ -28,8 +28,9 @@ from datasets import Dataset
 from transformers import PreTrainedTokenizerBase, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from drift.config import ModelConfig, RewardConfig, TaskConfig
+from drift.config import RewardConfig, TaskConfig
 from drift.data.chat import encode_examples, prompt_ids
+from drift.models.config import ModelConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes

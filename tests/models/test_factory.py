@@ -9,15 +9,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from drift.config import (
-    ConfigError,
-    DType,
-    LoraConfig,
-    ModelConfig,
-    TinyModelConfig,
-    load_config,
-)
+from drift.config import ConfigError, DType, load_config
 from drift.data.tokenizer import build_char_tokenizer
+from drift.models.config import LoraConfig, ModelConfig, TinyModelConfig
 from drift.models.factory import apply_lora, build_tiny_model, export_hf, load_policy
 
 PROMPT = "<|user|>5 3 2 4 odd<|end|><|assistant|><answer>3</answer><|end|>"

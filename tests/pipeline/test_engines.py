@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from drift.config import ModelConfig, RolloutConfig
+from drift.config import RolloutConfig
 from drift.enums import EngineName
 from drift.errors import ConfigError
+from drift.models.config import ModelConfig
 from drift.pipeline.engines import build_engine, hf_device
 
 

@@ -14,11 +14,12 @@ import psutil
 import pytest
 import torch
 
-from drift.config import ModelConfig, RewardConfig, RolloutConfig
+from drift.config import RewardConfig, RolloutConfig
 from drift.data.embedded import make_split
 from drift.data.tokenizer import build_char_tokenizer
 from drift.enums import DType
 from drift.errors import ConfigError
+from drift.models.config import ModelConfig
 from drift.models.factory import build_tiny_model, export_hf
 from drift.reward.verifiers import exact_match
 from drift.rollout.driver import run_episodes

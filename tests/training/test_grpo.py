@@ -8,10 +8,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from drift.config import ModelConfig, RewardConfig, TaskConfig
+from drift.config import RewardConfig, TaskConfig
 from drift.data.chat import encode_examples, prompt_ids
 from drift.data.embedded import make_split, warmup_examples
 from drift.data.tokenizer import build_char_tokenizer
+from drift.models.config import ModelConfig
 from drift.models.factory import build_tiny_model, export_hf
 from drift.rollout.scripted import ScriptedEngine
 from drift.training.grpo import EpisodeRollout, encode_episodes, episode_reward, train_grpo
