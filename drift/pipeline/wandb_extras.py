@@ -45,12 +45,21 @@ def artifact_name(*parts: str) -> str:
     return re.sub(r"[^\w.-]+", "-", "-".join(p for p in parts if p))
 
 
-def sample_rows(trajectories: list[Trajectory], limit: int = TABLE_ROWS) -> list[list[Any]]:
-    """Rows of :data:`TABLE_COLUMNS` for up to ``limit`` trajectories spread over the file."""
+def sample_table(
+    trajectories: list[Trajectory], limit: int = TABLE_ROWS
+) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows for up to ``limit`` trajectories spread over the file.
+
+    The columns are :data:`TABLE_COLUMNS`, plus ``influence`` when the trajectories carry
+    on-policy influence scores (``method=drift_iw_if``).
+    """
     if not trajectories:
-        return []
+        return list(TABLE_COLUMNS), []
     picks = np.unique(np.linspace(0, len(trajectories) - 1, min(limit, len(trajectories))))
-    return [_row(trajectories[int(i)]) for i in picks]
+    chosen = [trajectories[int(i)] for i in picks]
+    if any(t.influence is not None for t in chosen):
+        return [*TABLE_COLUMNS, "influence"], [[*_row(t), t.influence] for t in chosen]
+    return list(TABLE_COLUMNS), [_row(t) for t in chosen]
 
 
 def _row(t: Trajectory) -> list[Any]:
@@ -103,8 +112,8 @@ def log_outputs(
 
     weights = out_dir / "trajectories.jsonl"
     if weights.exists():
-        rows = sample_rows(read_trajectories(weights))
-        experiment.log({"trajectories": wandb.Table(columns=TABLE_COLUMNS, data=rows)})
+        columns, rows = sample_table(read_trajectories(weights))
+        experiment.log({"trajectories": wandb.Table(columns=columns, data=rows)})
     if metrics:
         plots = write_method_plots(method, metrics, out_dir, seed)
         experiment.log({f"plots/{p.stem}": wandb.Image(str(p)) for p in plots})
