@@ -7,6 +7,15 @@ other method) and returns every episode as one completion: the tokens after the 
 generation prompt, with ``env_mask`` = 1 on the assistant's tokens (content and closing eos)
 and 0 on the feedback turns, which are context, not actions. The episode return is the reward.
 
+``method.grpo.advantage: turn`` (the default) gives each assistant turn its own advantage: the
+return earned from that turn on, normalised among the group's episodes that reached the turn
+(:func:`turn_advantages`, TRL's per-token advantages via :class:`TurnCreditGRPOTrainer`). With
+the episode's advantage on every token (``episode``, plain GRPO), whatever the model writes after
+feedback sits only in episodes that missed turn 1, so it is pushed down on average: on the
+seed-0 reference's rollouts of the embedded task (groups of 8) their tokens' mean advantage
+is -0.82 (-0.23 even in episodes solved later), and training collapsed to malformed answers
+after feedback.
+
 Episodes are re-tokenised from their text with the chat template (:mod:`drift.data.chat`):
 exact for the character tokenizer; a subword tokenizer may split a reply differently than it
 was sampled, and a turn cut at ``max_completion_length`` gets the template's closing eos.
@@ -24,19 +33,24 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from accelerate.utils import gather_object
 from datasets import Dataset
+from torch.nn.utils.rnn import pad_sequence
 from transformers import PreTrainedTokenizerBase, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
+from trl.trainer.utils import nanstd
 
 from drift.config import RewardConfig, TaskConfig
 from drift.data.chat import encode_examples, prompt_ids
 from drift.models.config import ModelConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
+from drift.reward.returns import turn_contributions
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import Engine, SamplingParams
 from drift.rollout.hf_engine import HFEngine
-from drift.training.grpo_config import GRPOSettings
+from drift.training.grpo_config import AdvantageLevel, GRPOSettings, RewardScaling
 from drift.types import Message, Problem, TrainExample, Trajectory
 from drift.utils.io import write_jsonl
 
@@ -129,6 +143,7 @@ class EpisodeRollout:
             lambda model: HFEngine(model, tokenizer, settings.rollout_batch_size)
         )
         self.calls = 0
+        self.last_shares: list[list[float]] = []  # per episode of the last call, per turn
         self.generated_tokens = 0
         self.generated_chars = 0
         self.episodes = 0
@@ -163,9 +178,75 @@ class EpisodeRollout:
         self.generated_tokens += sum(sum(mask) for mask in out["env_mask"])
         self.generated_chars += sum(len(turn.text) for t in trajectories for turn in t.turns)
         self.episodes += len(trajectories)
+        self.last_shares = [turn_contributions(t.turns, self.reward) for t in trajectories]
         out["logprobs"] = None
         out["episode_return"] = [t.ret for t in trajectories]
         out["solved_turn"] = [t.solved_turn or 0 for t in trajectories]
+        return out
+
+
+def turn_advantages(
+    shares: list[list[float]], num_generations: int, scaling: RewardScaling
+) -> torch.Tensor:
+    """[N, max_turns] advantage of each turn of N episodes (0 past an episode's last turn).
+
+    Episodes ``g * num_generations`` to ``(g + 1) * num_generations - 1`` are group g (TRL's
+    order). Turn t's return-to-go, the sum of ``shares[i][t:]`` (:func:`turn_contributions`),
+    is compared with its mean over the group's episodes that reached turn t, and divided by
+    their std (``group``), by the std of every return-to-go in the batch (``batch``) or not at
+    all (``none``). Turn 1's advantage is the episode's GRPO advantage; an episode alone at its
+    depth gets 0.
+    """
+    lengths = torch.tensor([len(s) for s in shares])  # [N]
+    width = int(lengths.max())
+    rows = [torch.tensor(s, dtype=torch.float64) for s in shares]
+    padded = pad_sequence(rows, batch_first=True)  # [N, turns], 0 past each episode's end
+    to_go = padded.flip(1).cumsum(1).flip(1)
+    to_go[torch.arange(width) >= lengths[:, None]] = float("nan")
+    grouped = to_go.view(-1, num_generations, width)  # [groups, G, turns]
+    advantages = grouped - torch.nanmean(grouped, dim=1, keepdim=True)
+    if scaling is RewardScaling.GROUP:
+        advantages = advantages / (nanstd(grouped, dim=1, keepdim=True) + 1e-4)
+    elif scaling is RewardScaling.BATCH:
+        advantages = advantages / (nanstd(to_go) + 1e-4)
+    return torch.nan_to_num(advantages.view(len(shares), width), nan=0.0).float()
+
+
+def token_turns(mask: torch.Tensor) -> torch.Tensor:
+    """[B, T] 0-based turn index of each token, from the [B, T] mask of assistant tokens.
+
+    Each assistant turn is one run of 1s; a token outside the runs gets the index of the last
+    run before it (or 0), which a loss masked by ``mask`` never reads.
+    """
+    on = mask.bool()
+    starts = on & ~F.pad(on[:, :-1], (1, 0))
+    return (starts.long().cumsum(1) - 1).clamp(min=0)
+
+
+class TurnCreditGRPOTrainer(GRPOTrainer):
+    """TRL's GRPO with per-token advantages: each assistant turn gets its :func:`turn_advantages`.
+
+    ``rollout`` is the :class:`EpisodeRollout` (also the trainer's ``rollout_func``); its last
+    call's per-turn shares of the return are gathered from every process, so groups that span
+    processes are normalised as TRL normalises episode returns.
+    """
+
+    def __init__(self, *args: Any, rollout: EpisodeRollout, settings: GRPOSettings, **kwargs: Any):
+        super().__init__(*args, rollout_func=rollout, **kwargs)
+        self.episode_rollout = rollout
+        self.settings = settings
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        out = super()._generate_and_score_completions(inputs)
+        local = self.episode_rollout.last_shares
+        advantages = turn_advantages(
+            gather_object(local), self.settings.num_generations, self.settings.scale_rewards
+        )
+        start = self.accelerator.process_index * len(local)
+        advantages = advantages[start : start + len(local)].to(out["advantages"].device)
+        mask = out["completion_mask"] * out["tool_mask"]  # [B, T] assistant tokens
+        turns = token_turns(mask).clamp(max=advantages.shape[1] - 1)
+        out["advantages"] = torch.gather(advantages, 1, turns) * mask
         return out
 
 
@@ -252,15 +333,18 @@ def train_grpo(
     if model_cfg.lora is not None:
         model = apply_lora(model, model_cfg.lora)
     rollout = EpisodeRollout(problems, tokenizer, task, reward, settings, seed)
-    trainer = GRPOTrainer(
+    common = dict(
         model=model,
         reward_funcs=episode_reward,
         args=grpo_args(settings, out_dir / "grpo", seed),
         train_dataset=prompt_dataset(rollout.problems),
         processing_class=tokenizer,
-        rollout_func=rollout,
         callbacks=[*(callbacks or []), *([ForwardLogs(loggers)] if loggers else [])],
     )
+    if settings.advantage is AdvantageLevel.TURN:
+        trainer = TurnCreditGRPOTrainer(**common, rollout=rollout, settings=settings)
+    else:
+        trainer = GRPOTrainer(**common, rollout_func=rollout)
     start = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - start

@@ -42,6 +42,15 @@ class RewardScaling(str, Enum):
     NONE = "none"  # alias
 
 
+class AdvantageLevel(str, Enum):
+    """What a token's advantage compares: its episode's return, or its turn's return-to-go."""
+
+    episode = "episode"
+    EPISODE = "episode"  # alias
+    turn = "turn"
+    TURN = "turn"  # alias
+
+
 @dataclass
 class GRPOSettings:
     """One GRPO run: ``steps`` optimiser steps of ``per_device_train_batch_size`` episodes.
@@ -50,6 +59,10 @@ class GRPOSettings:
     ``num_generations`` multi-turn episodes for each (the group whose returns are compared).
     ``max_completion_length`` bounds every assistant turn (tokens per turn, like
     ``rollout.max_new_tokens``), not the whole episode. ``use_cpu: null`` means "when no GPU".
+
+    ``advantage: episode`` gives every token of an episode the episode's group-normalised return
+    (TRL's GRPO); ``turn`` gives each assistant turn the return earned from that turn on,
+    normalised among the group's episodes that reached that turn (:mod:`drift.training.grpo`).
     """
 
     steps: int = 2000
@@ -61,6 +74,7 @@ class GRPOSettings:
     max_grad_norm: float = 1.0
     loss_type: GRPOLoss = GRPOLoss.GRPO
     scale_rewards: RewardScaling = RewardScaling.GROUP
+    advantage: AdvantageLevel = AdvantageLevel.TURN
     beta: float = 0.0
     epsilon: float = 0.2
     temperature: float = 1.0
@@ -96,6 +110,7 @@ class GRPOSettings:
             raise ConfigError(f"method.grpo.top_p must be in (0, 1], got {self.top_p}")
         self.loss_type = _enum(GRPOLoss, "loss_type", self.loss_type)
         self.scale_rewards = _enum(RewardScaling, "scale_rewards", self.scale_rewards)
+        self.advantage = _enum(AdvantageLevel, "advantage", self.advantage)
 
 
 def _enum(cls: type[E], key: str, value: object) -> E:

@@ -1,7 +1,7 @@
 import pytest
 
 from drift.config import RewardConfig
-from drift.reward.returns import episode_return, judge_turn
+from drift.reward.returns import episode_return, judge_turn, turn_contributions
 from drift.reward.verifiers import exact_match
 from drift.types import Turn
 
@@ -46,3 +46,13 @@ def test_custom_coefficients_and_unsolved() -> None:
 def test_no_answers_no_repetition_term() -> None:
     turns = [_turn(None, valid=False), _turn(None, valid=False)]
     assert episode_return(turns, RewardConfig()) == pytest.approx(-0.2)
+
+
+def test_turn_shares_put_each_term_on_its_turn_and_sum_to_the_return() -> None:
+    turns = [_turn("5"), _turn(" 5"), _turn(None, valid=False), _turn("3", correct=True)]
+    shares = turn_contributions(turns, RewardConfig())
+    assert shares == pytest.approx([0.0, -0.5 / 3, -0.1, 0.729])  # the repeat costs turn 2 only
+    assert sum(shares) == pytest.approx(episode_return(turns, RewardConfig()))
+    cfg = RewardConfig(gamma=0.5, format_penalty=0.2, repetition_penalty=1.0)
+    turns = [_turn("a", valid=False), _turn("A", valid=False), _turn("a"), _turn("b")]
+    assert turn_contributions(turns, cfg) == pytest.approx([-0.2, -0.2 - 0.25, -0.25, 0.0])

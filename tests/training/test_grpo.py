@@ -1,4 +1,5 @@
-"""Online GRPO: episode encoding (env_mask), the rollout function, a short real TRL run."""
+"""Online GRPO: episode encoding (env_mask), the rollout function, turn-level advantages, short
+real TRL runs."""
 
 from __future__ import annotations
 
@@ -15,8 +16,16 @@ from drift.data.tokenizer import build_char_tokenizer
 from drift.models.config import ModelConfig
 from drift.models.factory import build_tiny_model, export_hf
 from drift.rollout.scripted import ScriptedEngine
-from drift.training.grpo import EpisodeRollout, encode_episodes, episode_reward, train_grpo
-from drift.training.grpo_config import GRPOSettings
+from drift.training.grpo import (
+    EpisodeRollout,
+    TurnCreditGRPOTrainer,
+    encode_episodes,
+    episode_reward,
+    token_turns,
+    train_grpo,
+    turn_advantages,
+)
+from drift.training.grpo_config import AdvantageLevel, GRPOSettings, RewardScaling
 from drift.types import Trajectory, Turn
 
 FEEDBACK = "Incorrect. Please think again."
@@ -164,10 +173,12 @@ class RecordingLogger:
         self.rows.append((step, metrics))
 
 
-def test_train_grpo_updates_and_exports_a_loadable_policy(reference):
+@pytest.mark.parametrize("level", [AdvantageLevel.TURN, AdvantageLevel.EPISODE])
+def test_train_grpo_updates_and_exports_a_loadable_policy(reference, level):
     ref_dir, out = reference
+    out = out / level.value
     settings = GRPOSettings(
-        steps=3, num_generations=4, per_device_train_batch_size=16, logging_steps=1
+        steps=3, num_generations=4, per_device_train_batch_size=16, logging_steps=1, advantage=level
     )
     problems = make_split("train", 16, seed=0, num_candidates=4)
     logger = RecordingLogger()
@@ -196,3 +207,67 @@ def test_train_grpo_updates_and_exports_a_loadable_policy(reference):
     assert any("episodes/solve_rate" in json.loads(line) for line in lines)
     assert [step for step, _ in logger.rows][:3] == [1, 2, 3]
     assert "train/reward" in logger.rows[0][1]
+
+
+def test_turn_advantages_compare_returns_to_go_among_episodes_at_the_same_turn():
+    # group 0: solved at turn 1 / at turn 2 / never (2 turns); group 1: one episode per depth
+    shares = [[1.0], [0.0, 0.9], [0.0, -0.1], [1.0], [0.0, 0.9]]
+    shares += [[0.0, 0.0, 0.81]]
+    adv = turn_advantages(shares, num_generations=3, scaling=RewardScaling.NONE)
+    assert adv.shape == (6, 3)
+    first = torch.tensor([1.0, 0.9, -0.1])  # turn 1: the episode return, as in plain GRPO
+    assert adv[:3, 0] == pytest.approx((first - first.mean()).tolist())
+    assert adv[1:3, 1] == pytest.approx([0.5, -0.5])  # turn 2 only against episodes that got there
+    assert adv[0, 1:].tolist() == [0.0, 0.0]  # past an episode's end
+    assert adv[5, 2] == 0.0  # alone at turn 3: no baseline, no signal
+    scaled = turn_advantages(shares, num_generations=3, scaling=RewardScaling.GROUP)
+    assert scaled[:3, 0] == pytest.approx(((first - first.mean()) / first.std()).tolist(), rel=1e-3)
+    assert scaled[1:3, 1] == pytest.approx([0.7071, -0.7071], rel=1e-3)  # Bessel std of ±0.5
+    batch = turn_advantages(shares, num_generations=3, scaling=RewardScaling.BATCH)
+    assert batch[1, 1] / batch[2, 1] == pytest.approx(-1.0)
+
+
+def test_token_turns_number_the_assistant_runs():
+    mask = torch.tensor([[1, 1, 0, 0, 1, 0, 1, 1], [0, 1, 0, 1, 1, 0, 0, 0]])
+    assert token_turns(mask).tolist() == [[0, 0, 0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 1, 1, 1]]
+
+
+def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkeypatch):
+    seen = []
+    original = TurnCreditGRPOTrainer._compute_loss
+
+    def recording(self, model, inputs):
+        seen.append({k: inputs[k].clone() for k in ("advantages", "completion_mask", "tool_mask")})
+        return original(self, model, inputs)
+
+    monkeypatch.setattr(TurnCreditGRPOTrainer, "_compute_loss", recording)
+    ref_dir, out = reference
+    settings = GRPOSettings(steps=2, num_generations=4, per_device_train_batch_size=16)
+    problems = make_split("train", 16, seed=0, num_candidates=4)
+    task = TaskConfig(feedback=FEEDBACK, max_turns=3)
+    train_grpo(
+        ModelConfig(),
+        task,
+        RewardConfig(),
+        settings,
+        str(ref_dir),
+        problems,
+        out / "turn-credit",
+        seed=0,
+    )
+    assert len(seen) == 2
+    multi_turn = differs = 0
+    for batch in seen:
+        adv, mask = batch["advantages"], batch["completion_mask"] * batch["tool_mask"]
+        assert adv.shape == mask.shape  # one advantage per token
+        assert torch.all(adv[mask == 0] == 0)
+        turns = token_turns(mask)
+        for row in range(adv.shape[0]):
+            per_turn = [adv[row][(turns[row] == t) & (mask[row] == 1)] for t in range(3)]
+            for values in per_turn:
+                assert values.numel() == 0 or torch.all(values == values[0])
+            if per_turn[1].numel():
+                multi_turn += 1
+                differs += bool(per_turn[1][0] != per_turn[0][0])
+    assert multi_turn > 0, "no episode reached turn 2: the test checks nothing"
+    assert differs > 0  # turns of one episode get different advantages
