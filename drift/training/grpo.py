@@ -13,8 +13,8 @@ return earned from that turn on, normalised among the group's episodes that reac
 the episode's advantage on every token (``episode``, plain GRPO), whatever the model writes after
 feedback sits only in episodes that missed turn 1, so it is pushed down on average: on the
 seed-0 reference's rollouts of the embedded task (groups of 8) their tokens' mean advantage
-is -0.77 (-0.21 even in episodes solved later; ``benchmarks/grpo_credit.py``), and training
-collapsed to malformed answers after feedback.
+is -0.77 (-0.21 even in episodes solved later; ``benchmarks/grpo_credit.py``). In a probe
+(sampling temperature 1.5, 600 steps at lr 1e-4) every answer after feedback became malformed.
 
 Episodes are re-tokenised from their text with the chat template (:mod:`drift.data.chat`):
 exact for the character tokenizer; a subword tokenizer may split a reply differently than it
