@@ -8,7 +8,7 @@ import torch
 from drift.config import MethodConfig, MethodFamily, load_config
 from drift.pipeline.cost import COST_KEYS, method_cost
 from drift.pipeline.run import run
-from drift.training.grpo_config import GRPOSettings
+from drift.training.grpo_config import AdvantageLevel, GRPOSettings
 
 OFFLINE = ["uniform_sft", "rft", "drift_iw", "drift_iw_k3"]
 
@@ -52,7 +52,9 @@ def test_compare_cost_preset_runs_six_methods_with_three_rounds(compose_cfg):
     assert {k: m.name for k, m in methods.items()} == {k: k for k in methods}
     assert [methods[k].rounds for k in OFFLINE] == [1, 1, 1, 3]
     assert methods["drift_iw_k3"].weighting == methods["drift_iw"].weighting
-    assert methods["grpo"].family == MethodFamily.GRPO and methods["grpo"].grpo.lr == 1e-4
+    grpo = methods["grpo"]
+    assert grpo.family == MethodFamily.GRPO and grpo.grpo.advantage is AdvantageLevel.TURN
+    assert (grpo.grpo.steps, grpo.grpo.lr) == (2000, 5e-4)
     demo = load_config(compose_cfg(["experiment=demo"]))  # same cached reference and rollouts
     assert (cfg.task, cfg.model, cfg.rollout, cfg.reward) == (
         demo.task,
@@ -62,10 +64,10 @@ def test_compare_cost_preset_runs_six_methods_with_three_rounds(compose_cfg):
     )
     tuned = load_config(
         compose_cfg(
-            ["experiment=compare_cost", "compare.grpo.grpo.lr=5e-4", "compare.drift_iw_k3.rounds=2"]
+            ["experiment=compare_cost", "compare.grpo.grpo.lr=1e-4", "compare.drift_iw_k3.rounds=2"]
         )
     )
-    assert tuned.methods()["grpo"].grpo.lr == 5e-4 and tuned.methods()["drift_iw_k3"].rounds == 2
+    assert tuned.methods()["grpo"].grpo.lr == 1e-4 and tuned.methods()["drift_iw_k3"].rounds == 2
 
 
 @pytest.mark.slow
