@@ -54,7 +54,7 @@ def test_compare_cost_preset_runs_six_methods_with_three_rounds(compose_cfg):
     assert methods["drift_iw_k3"].weighting == methods["drift_iw"].weighting
     grpo = methods["grpo"]
     assert grpo.family == MethodFamily.GRPO and grpo.grpo.advantage is AdvantageLevel.TURN
-    assert (grpo.grpo.steps, grpo.grpo.lr, grpo.grpo.beta) == (2000, 5e-4, 0.04)
+    assert (grpo.grpo.steps, grpo.grpo.lr, grpo.grpo.beta) == (800, 5e-4, 0.04)
     demo = load_config(compose_cfg(["experiment=demo"]))  # same cached reference and rollouts
     assert (cfg.task, cfg.model, cfg.rollout, cfg.reward) == (
         demo.task,
