@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from drift.errors import ConfigError
+from drift.errors import ConfigError, require_positive
 
 # Choices: lower-case names as written in YAML (OmegaConf matches names), upper-case aliases.
 
@@ -77,8 +77,7 @@ class FeatureConfig:
         self.impl = _enum(FeatureImpl, "impl", self.impl)
         self.dtype = _enum(StorageDType, "dtype", self.dtype)
         for key in ("proj_in", "proj_out", "loop_chunk", "batch_size", "shard_size"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"attribution.{key} must be > 0, got {getattr(self, key)}")
+            require_positive(f"attribution.{key}", getattr(self, key))
         if self.loop_dim is not None and self.loop_dim <= 0:
             raise ConfigError(f"attribution.loop_dim must be > 0 or null, got {self.loop_dim}")
         for i, pattern in enumerate(self.layers):

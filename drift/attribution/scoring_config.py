@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from drift.enums import LossTurns
-from drift.errors import ConfigError
+from drift.errors import ConfigError, require_non_negative, require_positive
 
 
 class ScoringMethod(str, Enum):
@@ -161,11 +161,9 @@ class ScoringConfig:
         for key, kind in enums.items():
             setattr(self, key, _enum(kind, key, getattr(self, key)))
         for key in ("damping", "alpha"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"method.scoring.{key} must be >= 0, got {getattr(self, key)}")
+            require_non_negative(f"method.scoring.{key}", getattr(self, key))
         for key in ("cg_max_iter", "cg_tol", "temperature"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"method.scoring.{key} must be > 0, got {getattr(self, key)}")
+            require_positive(f"method.scoring.{key}", getattr(self, key))
         if not 0 < self.fraction <= 1:
             raise ConfigError(f"method.scoring.fraction must be in (0, 1], got {self.fraction}")
 

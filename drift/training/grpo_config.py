@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from drift.errors import ConfigError
+from drift.errors import ConfigError, require_non_negative, require_positive
 
 E = TypeVar("E", bound=Enum)
 
@@ -90,11 +90,9 @@ class GRPOSettings:
         positive += ("epsilon", "temperature", "max_completion_length", "rollout_batch_size")
         positive += ("logging_steps",)
         for key in positive:
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"method.grpo.{key} must be > 0, got {getattr(self, key)}")
+            require_positive(f"method.grpo.{key}", getattr(self, key))
         for key in ("weight_decay", "max_grad_norm", "beta"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"method.grpo.{key} must be >= 0, got {getattr(self, key)}")
+            require_non_negative(f"method.grpo.{key}", getattr(self, key))
         if self.num_generations < 2:
             raise ConfigError(
                 f"method.grpo.num_generations must be >= 2 (GRPO compares episodes within a "
