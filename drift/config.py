@@ -17,7 +17,9 @@ from omegaconf.errors import OmegaConfBaseException
 from drift.attribution.config import FeatureConfig
 from drift.attribution.scoring_config import PreconditionerName, ScoringConfig, ScoringMethod
 from drift.attribution.study_config import StudyConfig
+from drift.data.arithmetic import ArithmeticConfig
 from drift.enums import (
+    AnswerFormat,
     DType,
     EngineName,
     InfluenceCombine,
@@ -33,7 +35,7 @@ from drift.enums import (
     Weighting,
 )
 from drift.errors import ConfigError, require_non_negative, require_positive
-from drift.models.config import ModelConfig
+from drift.models.config import ModelConfig, package_dir
 from drift.training.grpo_config import GRPOSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
 
@@ -59,7 +61,12 @@ __all__ = [
 
 @dataclass
 class TaskConfig:
-    """Where problems come from and the feedback environment around them."""
+    """Where problems come from and the feedback environment around them.
+
+    ``answer_format`` says how a turn's answer is read: ``tags`` (``<answer>…</answer>``, the
+    embedded and math tasks) or ``last_number`` (free text, ``task=arithmetic``).
+    ``arithmetic`` shapes ``task.name=arithmetic``'s problems.
+    """
 
     name: TaskSource = TaskSource.EMBEDDED
     num_train: int = 500
@@ -77,6 +84,8 @@ class TaskConfig:
     system_prompt: str | None = None
     feedback: str = "Incorrect. Please think again."
     max_turns: int = 5
+    answer_format: AnswerFormat = AnswerFormat.TAGS
+    arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
 
     def __post_init__(self) -> None:
         for key in ("num_train", "num_test", "num_candidates", "max_turns"):
@@ -357,6 +366,9 @@ class DriftConfig:
     def methods(self) -> dict[str, MethodConfig]:
         """The methods this run trains and evaluates, in order."""
         return dict(self.compare) if self.compare else {self.method.name: self.method}
+
+
+OmegaConf.register_new_resolver("package_dir", package_dir, replace=True)
 
 
 def load_config(cfg: DictConfig | dict[str, Any]) -> DriftConfig:

@@ -13,6 +13,8 @@ class TaskSource(str, Enum):
     FILE = "file"  # alias
     hf_dataset = "hf_dataset"
     HF_DATASET = "hf_dataset"  # alias
+    arithmetic = "arithmetic"
+    ARITHMETIC = "arithmetic"  # alias
 
 
 class RecordFormat(str, Enum):
@@ -124,3 +126,23 @@ class InfluenceCombine(str, Enum):
     PRODUCT = "product"  # alias
     drop_negative = "drop_negative"
     DROP_NEGATIVE = "drop_negative"  # alias
+
+
+class AnswerFormat(str, Enum):
+    """How an assistant turn's final answer is read (``task.answer_format``)."""
+
+    tags = "tags"  # <answer>...</answer>; well formed = [<think>…</think>] <answer>…</answer>
+    TAGS = "tags"  # alias
+    last_number = "last_number"  # the last number in free text ("59 + 63 = 122." -> 122)
+    LAST_NUMBER = "last_number"  # alias
+
+
+class ArithmeticOp(str, Enum):
+    """Single-step problems of ``task=arithmetic``."""
+
+    add = "add"
+    ADD = "add"  # alias
+    sub = "sub"
+    SUB = "sub"  # alias
+    mul = "mul"  # a two-digit number times a one-digit multiplier
+    MUL = "mul"  # alias

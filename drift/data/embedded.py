@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from drift.data.splits import SPLITS, in_split
 from drift.types import Message, Problem, TrainExample
 
-SPLITS = ("train", "val", "test")
-_BUCKET_BOUNDS = {"test": (0, 20), "val": (20, 30), "train": (30, 100)}  # percent of prompts
 _CLUES = ("even", "odd")
 _MAX_DRAWS = 50
 
@@ -44,20 +43,10 @@ def _prompt_codes(cands: np.ndarray, clue: np.ndarray) -> np.ndarray:
     return (cands.astype(np.uint64) * powers).sum(axis=1) * np.uint64(2) + clue.astype(np.uint64)
 
 
-def _bucket(codes: np.ndarray) -> np.ndarray:
-    """A fixed pseudo-random percentile in 0..99 per prompt code [B] (splitmix64 finaliser)."""
-    z = codes + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(100)).astype(np.int64)
-
-
 def _sample(
     rng: np.random.Generator, n: int, num_candidates: int, split: str, distinct: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``n`` problems of ``split``: candidates [n, k], answer index [n], clue [n] (1 = odd)."""
-    low, high = _BUCKET_BOUNDS[split]
     empty = np.zeros(0, dtype=np.int64)
     parts = [(empty.reshape(0, num_candidates), empty, empty)]
     seen = np.zeros(0, dtype=np.uint64)
@@ -70,8 +59,7 @@ def _sample(
         answer = rng.integers(num_candidates, size=size)
         clue = cands[np.arange(size), answer] % 2
         codes = _prompt_codes(cands, clue)
-        bucket = _bucket(codes)
-        keep = (bucket >= low) & (bucket < high)
+        keep = in_split(codes, split)
         if distinct:
             first = np.zeros(size, dtype=bool)
             first[np.unique(codes, return_index=True)[1]] = True

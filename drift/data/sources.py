@@ -1,4 +1,5 @@
-"""Load verifiable problems: the embedded task, local JSONL/JSON/parquet files, or HF datasets.
+"""Load verifiable problems: generated tasks (embedded, arithmetic), local JSONL/JSON/parquet
+files, or HF datasets.
 
 Record formats (``task.format``; ``auto`` detects each record by its fields):
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from drift.config import ConfigError, RecordFormat, TaskConfig, TaskSource
+from drift.data.arithmetic import make_arithmetic_split
 from drift.data.embedded import make_split
 from drift.types import Message, Problem
 from drift.utils.io import DataError, read_jsonl
@@ -197,21 +199,26 @@ def _hf_records(task: TaskConfig, split: str) -> Iterator[Record]:
         yield f"{task.dataset}[{hf_split}]: record {index}", index, record
 
 
-def _embedded(task: TaskConfig, split: str) -> list[Problem]:
+def _generated(task: TaskConfig, split: str) -> list[Problem]:
+    """A split of a generated task (embedded, arithmetic): ``task.num_<split>`` problems."""
     sizes = {"train": task.num_train, "val": task.num_val, "test": task.num_test}
     if split not in sizes:
         raise ValueError(f"unknown split {split!r}; expected one of {tuple(sizes)}")
+    if task.name == TaskSource.ARITHMETIC:
+        return make_arithmetic_split(
+            split, sizes[split], task.seed, task.arithmetic, task.system_prompt
+        )
     return make_split(split, sizes[split], task.seed, task.num_candidates)
 
 
 def load_problems(task: TaskConfig, split: str) -> list[Problem]:
     """Problems of ``split`` ("train", "val", "test"), at most ``task.limit`` of them.
 
-    The embedded task returns ``task.num_<split>`` problems (none for val when num_val = 0);
-    file and dataset sources raise :class:`DataError` when nothing is left.
+    Generated tasks (embedded, arithmetic) return ``task.num_<split>`` problems (none for val
+    when num_val = 0); file and dataset sources raise :class:`DataError` when nothing is left.
     """
-    if task.name == TaskSource.EMBEDDED:
-        return _embedded(task, split)[: task.limit]
+    if task.name in (TaskSource.EMBEDDED, TaskSource.ARITHMETIC):
+        return _generated(task, split)[: task.limit]
     if task.name == TaskSource.FILE:
         if split not in task.files:
             raise ConfigError(f"task.files.{split} is not set")

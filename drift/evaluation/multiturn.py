@@ -79,7 +79,15 @@ def evaluate_policy(
     def run(num_samples: int, temperature: float) -> dict[str, float]:
         params = SamplingParams(temperature, 1.0, eval_cfg.max_new_tokens, seed)
         episodes = run_episodes(
-            engine, problems, num_samples, params, task.feedback, task.max_turns, verifier, reward
+            engine,
+            problems,
+            num_samples,
+            params,
+            task.feedback,
+            task.max_turns,
+            verifier,
+            reward,
+            answer_format=task.answer_format,
         )
         return episode_metrics(episodes, task.max_turns)
 

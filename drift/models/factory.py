@@ -99,14 +99,20 @@ def load_policy(
     """The policy and its tokenizer, in ``model_cfg.dtype``.
 
     ``path`` (an exported HF directory) overrides ``model_cfg.name_or_path``; ``"tiny"`` builds
-    a fresh tiny model with the character tokenizer; anything else goes to ``from_pretrained``
-    (a local directory or a hub name) with ``trust_remote_code`` and ``attn_implementation``.
+    a fresh tiny model with the character tokenizer; ``model_cfg.gguf_file`` de-quantises that
+    file (:func:`drift.models.gguf.load_gguf`); anything else goes to ``from_pretrained`` (a
+    local directory or a hub name) with ``trust_remote_code`` and ``attn_implementation``.
     """
     dtype = getattr(torch, DType(model_cfg.dtype).value)
     source = path or model_cfg.name_or_path
     if path is None and model_cfg.is_tiny:
         tokenizer = build_char_tokenizer()
         model: PreTrainedModel = build_tiny_model(model_cfg.tiny, tokenizer).to(dtype)
+    elif path is None and model_cfg.gguf_file is not None:
+        from drift.models.gguf import load_gguf
+
+        model, tokenizer = load_gguf(model_cfg.name_or_path, model_cfg.gguf_file)
+        model = model.to(dtype)
     else:
         tokenizer = AutoTokenizer.from_pretrained(
             source, trust_remote_code=model_cfg.trust_remote_code

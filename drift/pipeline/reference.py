@@ -46,8 +46,15 @@ def ensure_reference(cfg: DriftConfig) -> str:
     """Return the reference policy's name or HF directory.
 
     A model built from a config (``model.name_or_path: tiny``) is built once, warmed up if
-    configured, and cached in HF format, so every stage and method starts from the same weights.
+    configured, and cached in HF format, so every stage and method starts from the same weights;
+    a GGUF model (``model.gguf_file``) is converted once to an HF directory in the cache.
     """
+    if cfg.model.gguf_file is not None:
+        from drift.models.gguf import ensure_gguf_export
+
+        return str(
+            ensure_gguf_export(cfg.model.name_or_path, cfg.model.gguf_file, cfg.paths.cache_dir)
+        )
     if not cfg.model.is_tiny:
         return cfg.model.name_or_path
     if cfg.model.warmup.enabled and cfg.task.name != TaskSource.EMBEDDED:

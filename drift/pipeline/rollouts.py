@@ -87,6 +87,7 @@ def ensure_rollouts(
             max_turns=cfg.task.max_turns,
             verifier=verifier,
             reward=cfg.reward,
+            answer_format=cfg.task.answer_format,
         )
 
     fresh = not path.exists()

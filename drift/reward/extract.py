@@ -1,14 +1,22 @@
-"""Pull the final answer out of a model turn and check the turn's format."""
+"""Pull the final answer out of a model turn and check the turn's format.
+
+Two answer formats (``task.answer_format``): ``tags`` reads the last ``<answer>…</answer>``
+block (the DRIFT papers' format); ``last_number`` reads the last number of free text, as a
+chat model writes it ("59 + 63 = 122." -> ``122``), for tasks whose prompt asks for a number.
+"""
 
 from __future__ import annotations
 
 import re
+
+from drift.enums import AnswerFormat
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _NO_TAG = r"(?:(?!</?(?:think|answer)>).)*"
 _WELL_FORMED = re.compile(
     rf"(?:<think>{_NO_TAG}</think>\s*)?<answer>(?P<answer>{_NO_TAG})</answer>", re.DOTALL
 )
+_NUMBER = re.compile(r"[-−]?\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 def extract_answer(text: str) -> str | None:
@@ -21,6 +29,30 @@ def is_well_formed(text: str) -> bool:
     """True for ``[<think>...</think>] <answer>non-empty</answer>`` and nothing else around it."""
     match = _WELL_FORMED.fullmatch(text.strip())
     return match is not None and bool(match["answer"].strip())
+
+
+def extract_last_number(text: str) -> str | None:
+    """The last number in ``text``, canonical: no thousands commas, ASCII minus, ``122.0`` ->
+    ``122``; None if ``text`` has no number."""
+    found = _NUMBER.findall(text)
+    if not found:
+        return None
+    number = found[-1].replace(",", "").replace("−", "-")
+    if "." in number and float(number).is_integer():
+        number = str(int(float(number)))
+    return "0" if number == "-0" else number
+
+
+def read_answer(text: str, fmt: AnswerFormat) -> tuple[str | None, bool]:
+    """(answer or None, well formed) of one assistant turn under answer format ``fmt``.
+
+    ``last_number`` calls a turn well formed when it holds a number: a reply that only echoes
+    the feedback ("Incorrect.") is malformed and carries the format penalty.
+    """
+    if fmt == AnswerFormat.LAST_NUMBER:
+        answer = extract_last_number(text)
+        return answer, answer is not None
+    return extract_answer(text), is_well_formed(text)
 
 
 def normalize_answer(answer: str) -> str:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from drift.config import RewardConfig
-from drift.reward.extract import extract_answer, is_well_formed, normalize_answer
+from drift.enums import AnswerFormat
+from drift.reward.extract import normalize_answer, read_answer
 from drift.reward.verifiers import Verifier
 from drift.types import Turn
 
 
-def judge_turn(text: str, target: str, verifier: Verifier) -> Turn:
-    """Extract the answer of one assistant turn, verify it and check its format."""
-    answer = extract_answer(text)
+def judge_turn(
+    text: str, target: str, verifier: Verifier, answer_format: AnswerFormat = AnswerFormat.TAGS
+) -> Turn:
+    """Extract the answer of one assistant turn (``answer_format``), verify it, check its format."""
+    answer, valid = read_answer(text, answer_format)
     correct = bool(verifier(answer, target)) if answer is not None else False
     return Turn(
         text=text,
         answer=answer,
         correct=correct,
-        valid=is_well_formed(text),
+        valid=valid,
         reward=1.0 if correct else 0.0,
     )
 

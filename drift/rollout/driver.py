@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from drift.config import RewardConfig
+from drift.enums import AnswerFormat
 from drift.reward.returns import episode_return, judge_turn
 from drift.reward.verifiers import Verifier
 from drift.rollout.engine import Engine, SamplingParams
@@ -30,12 +31,14 @@ def run_episodes(
     max_turns: int,
     verifier: Verifier,
     reward: RewardConfig,
+    answer_format: AnswerFormat = AnswerFormat.TAGS,
 ) -> list[Trajectory]:
     """``num_samples`` episodes per problem, ordered by problem then sample id.
 
     Each turn sends every still-active episode of every problem to the engine in ONE
     ``generate`` call. An episode ends at its first correct answer or after ``max_turns``
-    answers; a wrong answer with turns left is followed by the ``feedback`` user turn.
+    answers; a wrong answer with turns left is followed by the ``feedback`` user turn. Answers
+    are read in ``answer_format`` (the task's).
     """
     if num_samples <= 0 or max_turns <= 0:
         raise ValueError(f"num_samples and max_turns must be > 0, got {num_samples}, {max_turns}")
@@ -51,7 +54,7 @@ def run_episodes(
             raise RuntimeError(f"engine returned {len(texts)} replies for {len(active)} prompts")
         still = []
         for i, text in zip(active, texts, strict=True):
-            turn = judge_turn(text, episodes[i][0].answer, verifier)
+            turn = judge_turn(text, episodes[i][0].answer, verifier, answer_format)
             turns[i].append(turn)
             convs[i].append({"role": "assistant", "content": text})
             if not turn.correct and t + 1 < max_turns:

@@ -170,6 +170,7 @@ class EpisodeRollout:
             max_turns=self.task.max_turns,
             verifier=self.verifier,
             reward=self.reward,
+            answer_format=self.task.answer_format,
         )
 
     def __call__(self, prompts: list[list[Message]], trainer: GRPOTrainer) -> dict[str, Any]:

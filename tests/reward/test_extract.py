@@ -1,6 +1,13 @@
 import pytest
 
-from drift.reward.extract import extract_answer, is_well_formed, normalize_answer
+from drift.enums import AnswerFormat
+from drift.reward.extract import (
+    extract_answer,
+    extract_last_number,
+    is_well_formed,
+    normalize_answer,
+    read_answer,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,3 +47,28 @@ def test_is_well_formed(text: str, ok: bool) -> None:
 
 def test_normalize_answer() -> None:
     assert normalize_answer("  Foo \n Bar ") == "foo bar"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("59 + 63 = 122.", "122"),
+        ("43 - 75 = -32", "-32"),
+        ("The answer is 1,234.", "1234"),
+        ("It is 12.0", "12"),
+        ("about 2.5 apples", "2.5"),
+        ("−7", "-7"),
+        ("-0", "0"),
+        ("Incorrect.", None),
+        ("", None),
+    ],
+)
+def test_extract_last_number(text: str, answer: str | None) -> None:
+    assert extract_last_number(text) == answer
+
+
+def test_read_answer_follows_the_format() -> None:
+    assert read_answer("59 + 63 = 122.", AnswerFormat.LAST_NUMBER) == ("122", True)
+    assert read_answer("Incorrect. Please think again.", AnswerFormat.LAST_NUMBER) == (None, False)
+    assert read_answer("59 + 63 = 122.", AnswerFormat.TAGS) == (None, False)
+    assert read_answer("<answer>5</answer>", AnswerFormat.TAGS) == ("5", True)

@@ -1,6 +1,7 @@
 import pytest
 
 from drift.config import RewardConfig
+from drift.enums import AnswerFormat
 from drift.reward.returns import episode_return, judge_turn, turn_contributions
 from drift.reward.verifiers import exact_match
 from drift.types import Turn
@@ -56,3 +57,12 @@ def test_turn_shares_put_each_term_on_its_turn_and_sum_to_the_return() -> None:
     cfg = RewardConfig(gamma=0.5, format_penalty=0.2, repetition_penalty=1.0)
     turns = [_turn("a", valid=False), _turn("A", valid=False), _turn("a"), _turn("b")]
     assert turn_contributions(turns, cfg) == pytest.approx([-0.2, -0.2 - 0.25, -0.25, 0.0])
+
+
+def test_judge_turn_reads_free_text_answers() -> None:
+    turn = judge_turn("59 + 63 = 122.", "122", exact_match, AnswerFormat.LAST_NUMBER)
+    assert (turn.answer, turn.correct, turn.valid) == ("122", True, True)
+    echo = judge_turn(
+        "Incorrect. Please think again.", "122", exact_match, AnswerFormat.LAST_NUMBER
+    )
+    assert (echo.answer, echo.correct, echo.valid) == (None, False, False)
