@@ -45,7 +45,7 @@ def policy(smollm_dir):
 
 
 def test_converted_directory_is_a_plain_hf_checkpoint(smollm_dir, policy):
-    model, tokenizer = policy
+    model, _ = policy
     assert type(model).__name__ == "LlamaForCausalLM"
     assert model.num_parameters() == 134_515_008
     assert not hasattr(model.config, "quantization_config")
