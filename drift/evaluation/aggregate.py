@@ -52,7 +52,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COLUMNS = ("acc@1", "acc@2", "acc@3", "acc@4", "acc@5", "correction_rate", "repeat_rate")
+DEFAULT_COLUMNS = (
+    "acc@1",
+    "acc@2",
+    "acc@3",
+    "acc@4",
+    "acc@5",
+    "correction_rate",
+    "repeat_rate",
+    "echo_rate",
+)
 REPORT_COLUMNS = (*DEFAULT_COLUMNS, "auroc", "norm_spearman")
 # What training cost (drift.pipeline.cost), with short headers; cells are whole numbers.
 COST_COLUMNS = ("cost/generated_tokens", "cost/wall_seconds", "cost/optimizer_steps")

@@ -14,17 +14,25 @@ from drift.rollout.engine import Engine, SamplingParams
 from drift.types import Problem, Trajectory
 
 
+def echoes_feedback(text: str, feedback: str) -> bool:
+    """True when a reply starts with the feedback's first sentence ("Incorrect." for "Incorrect.
+    Please think again."), case and surrounding whitespace ignored: the model talks back."""
+    opening = feedback.strip().split(".")[0].strip().lower()
+    return bool(opening) and text.strip().lower().startswith(opening)
+
+
 def _turn_table(trajectories: Sequence[Trajectory], width: int) -> dict[str, np.ndarray]:
-    """Per-turn [N, width] bool arrays: present, correct, valid, answered, repeat."""
+    """Per-turn [N, width] bool arrays: present, correct, valid, answered, repeat, echo."""
     shape = (len(trajectories), width)
-    table = {k: np.zeros(shape, dtype=bool) for k in ("present", "correct", "valid", "answered")}
-    table["repeat"] = np.zeros(shape, dtype=bool)
+    keys = ("present", "correct", "valid", "answered", "repeat", "echo")
+    table = {k: np.zeros(shape, dtype=bool) for k in keys}
     for i, traj in enumerate(trajectories):
         seen: set[str] = set()
         for t, turn in enumerate(traj.turns):
             table["present"][i, t] = True
             table["correct"][i, t] = turn.correct
             table["valid"][i, t] = turn.valid
+            table["echo"][i, t] = echoes_feedback(turn.text, traj.feedback)
             if turn.answer is not None:
                 answer = normalize_answer(turn.answer)
                 table["answered"][i, t] = True
@@ -38,11 +46,13 @@ def _rate(num: int | np.integer, den: int | np.integer) -> float:
 
 
 def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[str, float]:
-    """acc@k (k = 1..max_turns), correction_rate, repeat_rate, mean_turns, valid_rate, mean_return.
+    """acc@k (k = 1..max_turns), correction_rate, repeat_rate, echo_rate, mean_turns,
+    valid_rate, mean_return.
 
     correction_rate: wrong turns that have a next turn, followed by a correct one.
     repeat_rate: answers at turn >= 2 equal to an earlier answer of the episode, over answers
-    at turn >= 2. A rate with an empty denominator is 0.
+    at turn >= 2. echo_rate: replies at turn >= 2 that start by echoing the feedback
+    (:func:`echoes_feedback`), over replies at turn >= 2. A rate with an empty denominator is 0.
     """
     if not trajectories:
         raise ValueError("episode_metrics needs at least one trajectory")
@@ -56,6 +66,7 @@ def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[
     )
     later = tab["answered"][:, 1:]
     metrics["repeat_rate"] = _rate((later & tab["repeat"][:, 1:]).sum(), later.sum())
+    metrics["echo_rate"] = _rate(tab["echo"][:, 1:].sum(), tab["present"][:, 1:].sum())
     num_turns = tab["present"].sum()
     metrics["mean_turns"] = float(num_turns) / len(trajectories)
     metrics["valid_rate"] = _rate(tab["valid"].sum(), num_turns)

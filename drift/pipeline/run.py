@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import lightning
 import torch
 
-from drift.config import DriftConfig, MethodConfig, MethodFamily
+from drift.config import DriftConfig, MethodConfig, MethodFamily, TrainerConfig
 from drift.data.sources import load_problems
 from drift.evaluation.report import print_results, results_markdown
 from drift.pipeline.cost import method_cost
@@ -20,10 +21,19 @@ from drift.pipeline.methods import train_method
 from drift.pipeline.reference import ensure_reference
 from drift.pipeline.rollouts import RolloutSet, ensure_rollouts, rollout_path
 from drift.training.grpo import train_grpo
+from drift.training.grpo_config import GRPOSettings
 from drift.types import Problem
 from drift.utils.io import write_json
 
 log = logging.getLogger(__name__)
+
+
+def grpo_settings(settings: GRPOSettings, trainer: TrainerConfig) -> GRPOSettings:
+    """``settings`` with its steps capped by ``trainer.max_steps`` (when > 0), which caps every
+    method's optimiser steps, GRPO's too (``debug=fast`` relies on it)."""
+    if trainer.max_steps > 0 and settings.steps > trainer.max_steps:
+        return dataclasses.replace(settings, steps=trainer.max_steps)
+    return settings
 
 
 def _train(
@@ -46,7 +56,7 @@ def _train(
             cfg.model,
             cfg.task,
             cfg.reward,
-            method.grpo,
+            grpo_settings(method.grpo, cfg.trainer),
             reference,
             train_problems,
             out_dir,

@@ -1,7 +1,7 @@
 import pytest
 
 from drift.config import EvalConfig, RewardConfig, TaskConfig
-from drift.evaluation.multiturn import episode_metrics, evaluate_policy
+from drift.evaluation.multiturn import echoes_feedback, episode_metrics, evaluate_policy
 from drift.reward.verifiers import exact_match
 from drift.rollout.scripted import ScriptedEngine
 from drift.types import Message, Problem, Trajectory, Turn
@@ -38,11 +38,23 @@ def test_hand_built_metrics() -> None:
     assert m["mean_return"] == pytest.approx(0.4)
 
 
+def test_echo_rate_counts_replies_that_talk_back() -> None:
+    feedback = "Incorrect. Please think again."
+    assert echoes_feedback("  incorrect. I will try again", feedback)
+    assert not echoes_feedback("It is not incorrect: 5", feedback)
+    assert not echoes_feedback("anything", "")
+    turns = [Turn("7", "7", False, True), Turn("Incorrect.", None, False, False)]
+    talks_back = Trajectory("p", 0, [], turns, feedback, "3")
+    retries = Trajectory("p", 1, [], [turns[0], Turn("3", "3", True, True)], feedback, "3")
+    m = episode_metrics([talks_back, retries, _traj(["3"])], max_turns=2)
+    assert m["echo_rate"] == pytest.approx(1 / 2)  # two replies at turn 2, one echo
+
+
 def test_acc_at_k_monotone_and_empty_rates() -> None:
     m = episode_metrics([_traj(["3"]), _traj(["1"])], max_turns=3)
     accs = [m[f"acc@{k}"] for k in range(1, 4)]
     assert accs == sorted(accs) == [0.5, 0.5, 0.5]
-    assert m["correction_rate"] == 0.0 and m["repeat_rate"] == 0.0
+    assert m["correction_rate"] == 0.0 and m["repeat_rate"] == 0.0 and m["echo_rate"] == 0.0
     with pytest.raises(ValueError):
         episode_metrics([], 3)
 
@@ -61,7 +73,7 @@ def test_evaluate_policy_greedy_and_sampled() -> None:
     m = evaluate_policy(engine, problems, eval_cfg, task, exact_match, RewardConfig(), seed=1)
     assert m["acc@1"] == 0.0 and m["acc@2"] == 1.0 and m["sampled/acc@2"] == 1.0
     assert m["correction_rate"] == 1.0
-    assert len(m) == 2 * (3 + 5)
+    assert len(m) == 2 * (3 + 6)
     greedy, sampled = engine.calls[0], engine.calls[2]
     assert len(greedy[0]) == 5 and greedy[1].temperature == 0.0
     assert greedy[1].max_new_tokens == 9

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from drift.config import load_config
+from drift.config import TrainerConfig, load_config
 from drift.pipeline import methods as method_stage
-from drift.pipeline.run import run
+from drift.pipeline.run import grpo_settings, run
+from drift.training.grpo_config import GRPOSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,3 +90,10 @@ def test_cli_bad_config_exits_with_the_key_named(tmp_path):
     proc = _drift(["method.beta=-1", f"paths.log_dir={tmp_path}"], cwd=ROOT)
     assert proc.returncode == 2
     assert "method.beta must be > 0" in proc.stderr + proc.stdout
+
+
+def test_trainer_max_steps_caps_grpo_steps() -> None:
+    settings = GRPOSettings(steps=800)
+    assert grpo_settings(settings, TrainerConfig(max_steps=4)).steps == 4
+    assert grpo_settings(settings, TrainerConfig(max_steps=-1)) is settings
+    assert grpo_settings(settings, TrainerConfig(max_steps=1000)) is settings
