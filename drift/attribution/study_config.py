@@ -22,6 +22,14 @@ class CorruptionKind(str, Enum):
       (consistent, learnable, unparseable by the verifier);
     - ``repeat``: in a multi-turn example, the final answer repeats the last answer that
       feedback already ruled out (broken correction).
+
+    ``task=arithmetic`` (worked replies such as ``43 + 12 = 55.``):
+
+    - ``off_by_ten``: the result is 10 too high (``43 + 12 = 65.``);
+    - ``wrong_operation``: the result of the expression with ``+`` and ``-`` swapped and ``*``
+      read as ``+`` (``43 + 12 = 31.``), where that differs from the right result;
+    - ``answer_first``: the right result written first (``55 = 43 + 12.``): consistent and
+      learnable, but the last number, which the verifier reads, is an operand.
     """
 
     wrong_parity = "wrong_parity"
@@ -30,6 +38,23 @@ class CorruptionKind(str, Enum):
     FORMAT = "format"  # alias
     repeat = "repeat"
     REPEAT = "repeat"  # alias
+    off_by_ten = "off_by_ten"
+    OFF_BY_TEN = "off_by_ten"  # alias
+    wrong_operation = "wrong_operation"
+    WRONG_OPERATION = "wrong_operation"  # alias
+    answer_first = "answer_first"
+    ANSWER_FIRST = "answer_first"  # alias
+
+
+TASK_KINDS: dict[str, tuple[CorruptionKind, ...]] = {
+    "embedded": (CorruptionKind.WRONG_PARITY, CorruptionKind.FORMAT, CorruptionKind.REPEAT),
+    "arithmetic": (
+        CorruptionKind.OFF_BY_TEN,
+        CorruptionKind.WRONG_OPERATION,
+        CorruptionKind.ANSWER_FIRST,
+    ),
+}
+"""The corruption kinds each pool source (``task.name``) knows, in table order."""
 
 
 DEBIAS_CHOICES = ("none", "cosine", "power", "residual")

@@ -1,9 +1,14 @@
-"""An SFT pool from the embedded task with planted, labelled corruption (the attribution study).
+"""SFT pools with planted, labelled corruption (the attribution study).
 
-The clean pool is :func:`~drift.data.embedded.warmup_examples` (train-split prompts; a share of
-conversations show 1-3 wrong answers, each followed by feedback, before the right one). Then an
-exact number of examples per kind is corrupted, disjointly, chosen uniformly among the examples
-where that kind applies (``drift.attribution.study_config.CorruptionKind``):
+:class:`Pool` (examples and their labels) and :func:`plant` (an exact number of examples per
+corruption kind, disjoint, drawn uniformly among the examples the kind applies to) are shared by
+every pool source; this module builds the embedded task's pool
+(:mod:`drift.data.arithmetic_pool` builds ``task=arithmetic``'s).
+
+The embedded clean pool is :func:`~drift.data.embedded.warmup_examples` (train-split prompts;
+a share of conversations show 1-3 wrong answers, each followed by feedback, before the right
+one). Then :func:`plant` corrupts an exact number of examples per kind
+(``drift.attribution.study_config.CorruptionKind``):
 
 - ``wrong_parity``: the final answer becomes the first candidate (in prompt order) whose parity
   contradicts the clue and that the conversation has not shown yet. A consistent rule the model
@@ -20,7 +25,7 @@ selection can fail). Everything is deterministic in ``seed``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -96,6 +101,45 @@ def _corrupt_text(kind: CorruptionKind, p: _Parsed, answer: str) -> str | None:
     return f"answer: {answer}"
 
 
+def plant(
+    examples: Sequence[TrainExample],
+    order: Sequence[CorruptionKind],
+    corruption: Mapping[str, float],
+    corrupt: Callable[[CorruptionKind, int], str | None],
+    rng: np.random.Generator,
+    hint: str = "",
+) -> Pool:
+    """Corrupt ``round(share · N)`` of ``examples`` per kind, disjointly, in ``order``.
+
+    ``corrupt(kind, i)`` is the corrupted final assistant turn of example ``i``, or None when
+    ``kind`` does not apply to it; each kind's examples are drawn uniformly (``rng``) among the
+    still-clean examples it applies to. A kind with a positive share that is not in ``order``,
+    or too few eligible examples, raises ValueError (``hint`` says how to get more).
+    """
+    size = len(examples)
+    unknown = sorted(k for k, share in corruption.items() if share > 0 and k not in order)
+    if unknown:
+        names = ", ".join(k.value for k in order)
+        raise ValueError(f"study.corruption.{unknown[0]} does not apply to this pool ({names})")
+    out, kinds = list(examples), [CLEAN] * size
+    for kind in order:
+        want = int(np.floor(corruption.get(kind.value, 0.0) * size + 0.5))
+        if want == 0:
+            continue
+        texts = [corrupt(kind, i) for i in range(size)]
+        eligible = [i for i, t in enumerate(texts) if t is not None and kinds[i] == CLEAN]
+        if len(eligible) < want:
+            raise ValueError(
+                f"study.corruption.{kind.value}: {want} examples asked for but only "
+                f"{len(eligible)} of {size} are eligible; lower it{hint}"
+            )
+        for i in sorted(rng.choice(eligible, size=want, replace=False).tolist()):
+            messages = [*out[i].messages[:-1], {"role": "assistant", "content": texts[i]}]
+            out[i] = replace(out[i], messages=messages)
+            kinds[i] = kind.value
+    return Pool(out, kinds)
+
+
 def build_pool(
     size: int,
     seed: int,
@@ -104,29 +148,18 @@ def build_pool(
     multi_turn_fraction: float,
     corruption: Mapping[str, float],
 ) -> Pool:
-    """``size`` examples ``pool-000000``..., ``round(share · size)`` of each corruption kind."""
+    """``size`` embedded-task examples ``pool-000000``..., ``round(share · size)`` of each
+    corruption kind."""
     if size <= 0:
         raise ValueError(f"the pool needs at least one example, got size={size}")
     clean = warmup_examples(size, seed, num_candidates, feedback, multi_turn_fraction)
     examples = [replace(ex, id=f"pool-{i:06d}") for i, ex in enumerate(clean)]
     parsed = [_parse(ex) for ex in examples]
     answers = [extract_answer(ex.messages[-1]["content"]) or "" for ex in examples]
-    kinds = [CLEAN] * size
+
+    def corrupt(kind: CorruptionKind, i: int) -> str | None:
+        return _corrupt_text(kind, parsed[i], answers[i])
+
     rng = np.random.default_rng([seed, 4099])
-    for kind in _ORDER:
-        want = int(np.floor(corruption.get(kind.value, 0.0) * size + 0.5))
-        if want == 0:
-            continue
-        texts = [_corrupt_text(kind, p, a) for p, a in zip(parsed, answers, strict=True)]
-        eligible = [i for i, t in enumerate(texts) if t is not None and kinds[i] == CLEAN]
-        if len(eligible) < want:
-            raise ValueError(
-                f"study.corruption.{kind.value}: {want} examples asked for but only "
-                f"{len(eligible)} of {size} are eligible; lower it (repeat needs multi-turn "
-                "examples: raise study.multi_turn_fraction)"
-            )
-        for i in sorted(rng.choice(eligible, size=want, replace=False).tolist()):
-            messages = [*examples[i].messages[:-1], {"role": "assistant", "content": texts[i]}]
-            examples[i] = replace(examples[i], messages=messages)
-            kinds[i] = kind.value
-    return Pool(examples, kinds)
+    hint = " (repeat needs multi-turn examples: raise study.multi_turn_fraction)"
+    return plant(examples, _ORDER, corruption, corrupt, rng, hint)

@@ -1,8 +1,9 @@
 """The attribution study (issue 4): pool -> warm-up -> features -> scores -> selection -> retrain
 -> evaluation, for every method of ``cfg.methods()`` (family ``attribution``).
 
-1. An SFT pool from the embedded task with planted, labelled corruption (:mod:`drift.data.pool`)
-   and validation queries from the val split.
+1. An SFT pool with planted, labelled corruption from the embedded task or from
+   ``task=arithmetic`` in the model's chat format (:mod:`.attribution_pool`), and validation
+   queries from the val split.
 2. A warm-up of the base on the pool with AdamW snapshots (:mod:`.attribution_warmup`).
 3. Features computed once and cached (:mod:`.attribution_features`); on-policy validation
    rollouts of the warmed model (cached too).
@@ -30,14 +31,14 @@ import numpy as np
 
 from drift.attribution.scoring_config import Refinement, ScoringMethod
 from drift.attribution.select import drop_negative, scores_to_weights, select_top
-from drift.config import ConfigError, DriftConfig, MethodConfig, MethodFamily, TaskSource
-from drift.data.embedded import make_split
-from drift.data.pool import Pool, build_pool
+from drift.config import ConfigError, DriftConfig, MethodConfig, MethodFamily
+from drift.data.pool import Pool
 from drift.data.sources import load_problems
 from drift.evaluation.ranking import auroc, spearman
 from drift.evaluation.report import markdown_table, print_table
 from drift.models.factory import export_hf
 from drift.pipeline.attribution_features import FeatureBank, feature_device
+from drift.pipeline.attribution_pool import StudyTask, study_pool, study_queries, study_task
 from drift.pipeline.attribution_scores import MethodSkipped, StudyData, drift_if_scores, score
 from drift.pipeline.attribution_warmup import ensure_warmup, load_base, study_trainer
 from drift.pipeline.evaluate import evaluate_policy_dir
@@ -50,18 +51,13 @@ from drift.utils.io import write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
-POOL_VERSION = "pool-v1"
-COLUMNS = (
-    "auroc",
-    "acc@1",
-    "sampled/acc@1",
-    "norm_spearman",
-    "auroc/wrong_parity",
-    "auroc/format",
-    "auroc/repeat",
-    "kept/corrupted_share",
-)
 ON_POLICY = (ScoringMethod.DRIFT_IF, ScoringMethod.PRISM)
+
+
+def columns(task: StudyTask) -> tuple[str, ...]:
+    """The printed table's columns: ranking, accuracy, AUROC per corruption kind, kept share."""
+    per_kind = tuple(f"auroc/{k.value}" for k in task.kinds)
+    return ("auroc", "acc@1", "sampled/acc@1", "norm_spearman", *per_kind, "kept/corrupted_share")
 
 
 def check_methods(cfg: DriftConfig) -> dict[str, MethodConfig]:
@@ -81,25 +77,8 @@ def check_methods(cfg: DriftConfig) -> dict[str, MethodConfig]:
                 f"study.keep_fraction={cfg.study.keep_fraction}; every method keeps the "
                 "same budget (set scoring.fraction: ${study.keep_fraction})"
             )
-    if cfg.task.name != TaskSource.EMBEDDED:
-        raise ConfigError(
-            "the attribution study builds its pool from the embedded task: use task=embedded "
-            f"(got task.name={cfg.task.name.value})"
-        )
+    study_task(cfg)  # the task has a pool source and the corruption kinds exist in it
     return methods
-
-
-def study_pool(cfg: DriftConfig) -> tuple[Pool, str]:
-    """The corrupted pool of this run and the hash that keys everything computed from it."""
-    s, t = cfg.study, cfg.task
-    seed = 1000 * s.pool_seed + cfg.seed
-    parts = (s.pool_size, seed, t.num_candidates, t.feedback, s.multi_turn_fraction)
-    pool = build_pool(*parts, corruption=s.corruption)
-    # Shortest first: feature batches then hold examples of similar length (little padding).
-    lengths = [sum(len(m["content"]) for m in ex.messages) for ex in pool.examples]
-    order = np.argsort(lengths, kind="stable")
-    pool = Pool([pool.examples[i] for i in order], [pool.kinds[i] for i in order])
-    return pool, config_hash(POOL_VERSION, parts, sorted(s.corruption.items()))
 
 
 def validation_rollouts(
@@ -273,12 +252,12 @@ def run_attribution(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any
         ({"id": e.id, "kind": k, "messages": e.messages} for e, k in records),
     )
     warmup = ensure_warmup(cfg, pool, pool_key)
-    s, t = cfg.study, cfg.task
-    queries = make_split("val", s.num_queries, t.seed, t.num_candidates)
+    queries = study_queries(cfg)
     on_policy = any(m.scoring and m.scoring.method in ON_POLICY for m in methods.values())
     rollouts = validation_rollouts(cfg, warmup.policy_dir, queries, warmup.key) if on_policy else []
     bank = FeatureBank(cfg, warmup, pool.examples, feature_device(cfg))
-    data = StudyData(bank, pool.examples, queries, rollouts, cfg.seed)
+    task = study_task(cfg)
+    data = StudyData(bank, pool.examples, queries, rollouts, cfg.seed, task)
     test = load_problems(cfg.task, "test")
     results = {
         name: run_method(cfg, name, method, data, pool, test, run_dir, resolved)
@@ -292,7 +271,7 @@ def run_attribution(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any
         "warmup": {"steps": warmup.final.step, "checkpoints": len(warmup.checkpoints)},
     }
     write_json(run_dir / "results.json", summary)
-    (run_dir / "results.md").write_text(markdown_table(results, COLUMNS) + "\n")
+    (run_dir / "results.md").write_text(markdown_table(results, columns(task)) + "\n")
     title = f"{cfg.name} (seed {cfg.seed}, {summary['wall_seconds']:.0f} s)"
-    print_table(results, title=title, columns=COLUMNS)
+    print_table(results, title=title, columns=columns(task))
     return summary

@@ -5,9 +5,9 @@ Higher score = more helpful (kept first). Targets per method (DESIGN §1-2):
 - drift_if: on-policy rollouts of the warmed model on the validation queries, signed by
   correctness (``scoring.scheme``), one unit direction per query; identity or Fisher
   preconditioner; debiased against ‖g_z‖ (``scoring.debias``).
-- less: reference answers, one validation task per clue parity; per snapshot the mean cosine of
-  the Adam-transformed pool gradients to a task's targets; Σ_snapshots mean-lr × cosine; max
-  over tasks.
+- less: reference answers, one validation task per clue parity (embedded) or problem kind
+  (arithmetic: add, sub, ...); per snapshot the mean cosine of the Adam-transformed pool
+  gradients to a task's targets; Σ_snapshots mean-lr × cosine; max over tasks.
 - grad_sim: reference answers, mean cosine of plain gradients at the final snapshot.
 - prism: pairs (reference answer, the model's own wrong rollout) weighted by the model's
   preference π_q; ⟨g_z, Σ_q π_q (∇ℓ⁺ - ∇ℓ⁻)⟩.
@@ -62,8 +62,8 @@ from drift.attribution.targets import (
     signed_rollout_targets,
     target_direction,
 )
-from drift.data.embedded import format_answer
 from drift.pipeline.attribution_features import FeatureBank, chunks, projection
+from drift.pipeline.attribution_pool import EMBEDDED, StudyTask
 from drift.training.loss import per_example_loss
 from drift.types import Problem, TrainExample, Trajectory
 
@@ -85,6 +85,7 @@ class StudyData:
     queries: list[Problem]
     rollouts: list[Trajectory]
     seed: int
+    task: StudyTask = EMBEDDED  # reference replies and LESS's validation tasks
 
 
 def score(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, dict[str, float]]:
@@ -97,7 +98,7 @@ def score(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, dict[str
     if method is ScoringMethod.LESS:
         return less_scores(data, scoring), {}
     if method is ScoringMethod.GRAD_SIM:
-        targets = reference_targets(data.queries)
+        targets = reference_targets(data.queries, data.task.reply)
         feats = data.bank.target_features(targets)
         return less_checkpoint_scores(chunks(data.bank.pool_store()), feats, targets).max(1), {}
     if method is ScoringMethod.CG_IF:
@@ -111,10 +112,15 @@ def score(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, dict[str
     return random_scores(len(data.pool), scoring.random_seed), {}
 
 
-def reference_targets(queries: Sequence[Problem], by_clue: bool = False) -> TargetSet:
-    """Validation queries with their reference answers (LESS, grad_sim, cg_if)."""
-    task_of = (lambda p: str(p.meta.get("clue", "all"))) if by_clue else None
-    return reference_answer_targets(queries, lambda p: format_answer(p.answer), task_of)
+def reference_targets(
+    queries: Sequence[Problem],
+    reply: Callable[[Problem], str] = EMBEDDED.reply,
+    group: str | None = None,
+) -> TargetSet:
+    """Validation queries with their reference replies (LESS, grad_sim, cg_if); with ``group``,
+    one validation task per value of ``Problem.meta[group]`` (LESS)."""
+    task_of = (lambda p: str(p.meta.get(group, "all"))) if group else None
+    return reference_answer_targets(queries, reply, task_of)
 
 
 def drift_targets(
@@ -175,9 +181,11 @@ def drift_if_scores(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray
 
 
 def prism_pairs(
-    queries: Sequence[Problem], rollouts: Sequence[Trajectory]
+    queries: Sequence[Problem],
+    rollouts: Sequence[Trajectory],
+    reply: Callable[[Problem], str] = EMBEDDED.reply,
 ) -> list[tuple[TrainExample, TrainExample]]:
-    """(reference answer, first incorrect on-policy rollout) per query that has one."""
+    """(reference reply, first incorrect on-policy rollout) per query that has one."""
     wrong: dict[str, Trajectory] = {}
     for t in rollouts:
         if t.solved_turn is None:
@@ -186,7 +194,7 @@ def prism_pairs(
     for q in queries:
         if q.id not in wrong:
             continue
-        desired = [*q.messages, {"role": "assistant", "content": format_answer(q.answer)}]
+        desired = [*q.messages, {"role": "assistant", "content": reply(q)}]
         pairs.append(
             (
                 TrainExample(id=f"{q.id}/desired", messages=desired),
@@ -203,7 +211,7 @@ def prism_pairs(
 
 def prism_scores(data: StudyData, scoring: ScoringConfig) -> np.ndarray:
     """PRISM: ⟨g_z, Σ_q π_q (∇ℓ⁺ - ∇ℓ⁻)⟩ (debiased as configured)."""
-    pairs = prism_pairs(data.queries, data.rollouts)
+    pairs = prism_pairs(data.queries, data.rollouts, data.task.reply)
     losses = data.bank.losses([ex for pair in pairs for ex in pair]).reshape(-1, 2)
     targets = preference_pair_targets(pairs, prism_preference(-losses[:, 0], -losses[:, 1]))
     feats = data.bank.target_features(targets)
@@ -214,7 +222,7 @@ def prism_scores(data: StudyData, scoring: ScoringConfig) -> np.ndarray:
 
 def less_scores(data: StudyData, scoring: ScoringConfig) -> np.ndarray:
     """LESS: Σ_c lr_c · mean cosine(Adam feature, task targets), max over tasks."""
-    targets = reference_targets(data.queries, by_clue=True)
+    targets = reference_targets(data.queries, data.task.reply, data.task.group)
     per_ckpt, lrs = [], []
     for ckpt in data.bank.warmup.checkpoints:
         store = data.bank.adam_store(ckpt, scoring.adam_form)
@@ -236,7 +244,7 @@ def cg_if_scores(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, d
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         return per_example_loss(logits.logits, batch["input_ids"], batch["loss_mask"]).mean()
 
-    targets = bank.encode(reference_targets(data.queries).examples)
+    targets = bank.encode(reference_targets(data.queries, data.task.reply).examples)
     rng = np.random.default_rng([data.seed, 11])
     n = min(cfg.study.cg_samples, len(bank.pool))
     sample = [bank.pool[i] for i in np.sort(rng.choice(len(bank.pool), n, replace=False))]

@@ -68,7 +68,7 @@ def test_prism_pairs_need_an_incorrect_rollout():
 
 
 def test_reference_targets_group_by_clue_for_less():
-    targets = reference_targets([_query(i) for i in range(4)], by_clue=True)
+    targets = reference_targets([_query(i) for i in range(4)], group="clue")
     assert targets.group_names == ["even", "odd"]
     assert targets.examples[0].messages[-1]["content"] == "<answer>3</answer>"
 
