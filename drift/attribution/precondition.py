@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from drift.attribution.scoring_config import AdamForm
 
@@ -176,7 +177,8 @@ def make_hvp(
     H is taken with respect to ``params`` only (e.g. the LoRA factors), by double backprop;
     ``x`` and the result are flat [P] vectors in the order of ``params``. Each call recomputes
     the forward pass per batch (memory stays one batch's graph). Put the model in eval mode
-    first so dropout does not make H random.
+    first so dropout does not make H random. Attention runs through PyTorch's math SDPA
+    kernel: the fused CPU kernel (``attn_implementation: sdpa``) has no double backward.
     """
     params = list(params)
     if not batches:
@@ -186,12 +188,13 @@ def make_hvp(
         parts = unflatten(vector.to(params[0].dtype), params)
         total = torch.zeros_like(vector)
         for batch in batches:
-            loss = loss_fn(model, batch)
-            grads = torch.autograd.grad(
-                loss, params, create_graph=True, allow_unused=True, materialize_grads=True
-            )
-            dot = sum((g * v).sum() for g, v in zip(grads, parts, strict=True))
-            hv = torch.autograd.grad(dot, params, allow_unused=True, materialize_grads=True)
+            with sdpa_kernel(SDPBackend.MATH):
+                loss = loss_fn(model, batch)
+                grads = torch.autograd.grad(
+                    loss, params, create_graph=True, allow_unused=True, materialize_grads=True
+                )
+                dot = sum((g * v).sum() for g, v in zip(grads, parts, strict=True))
+                hv = torch.autograd.grad(dot, params, allow_unused=True, materialize_grads=True)
             total += flatten(hv).detach().to(total.dtype)
         return total / len(batches)
 

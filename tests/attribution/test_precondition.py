@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from drift.attribution.precondition import (
     adam_transform,
@@ -118,3 +119,27 @@ def test_unflattened_solution_projects_like_features() -> None:
     px = projector.project_grads(dict(zip(shapes, unflatten(x, like), strict=True)))
     pg = projector.project_grads(dict(zip(shapes, unflatten(g, like), strict=True)))
     torch.testing.assert_close(px @ pg, x @ g)
+
+
+def test_hvp_through_fused_attention() -> None:
+    """``F.scaled_dot_product_attention`` (HF's ``attn_implementation: sdpa``) has no double
+    backward in its fused CPU kernel; make_hvp runs it through the math kernel."""
+    torch.manual_seed(0)
+    proj = nn.Linear(8, 24)
+
+    def attend(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = module(x).view(1, 2, 5, 24).chunk(3, dim=-1)
+        out = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return (out**2).mean()
+
+    x = torch.randn(10, 8)
+    params = [proj.weight]
+
+    def loss_of(flat: torch.Tensor) -> torch.Tensor:
+        return attend(lambda inp: functional_call(proj, {"weight": flat.view(24, 8)}, (inp,)), x)
+
+    with sdpa_kernel(SDPBackend.MATH):  # the reference needs double backward too
+        hessian = torch.autograd.functional.hessian(loss_of, proj.weight.detach().flatten())
+    v = torch.randn(192)
+    got = make_hvp(proj, params, [x], attend)(v)
+    torch.testing.assert_close(got, hessian @ v, rtol=1e-4, atol=1e-6)
