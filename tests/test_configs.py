@@ -70,3 +70,9 @@ def test_paper_preset_pins_the_paper_setting(compose_cfg):
     assert cfg.trainer.effective_batch_size == 128 and cfg.trainer.max_epochs == 1
     assert cfg.trainer.precision == "bf16-mixed"
     assert cfg.task.limit == 1800
+
+
+def test_debug_fast_turns_logging_off_unless_the_command_line_names_a_logger(compose_cfg):
+    assert load_config(compose_cfg(["debug=fast"])).logger.name == "none"
+    assert load_config(compose_cfg(["debug=fast", "logger=wandb"])).logger.name == "wandb"
+    assert load_config(compose_cfg(["logger=wandb", "debug=fast"])).logger.name == "wandb"
