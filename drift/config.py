@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from drift.attribution.config import FeatureConfig
@@ -34,7 +34,7 @@ from drift.enums import (
     WandbMode,
     Weighting,
 )
-from drift.errors import ConfigError, require_non_negative, require_positive
+from drift.errors import ConfigError, require_identifier, require_non_negative, require_positive
 from drift.models.config import ModelConfig, package_dir
 from drift.training.grpo_config import GRPOSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
@@ -216,6 +216,8 @@ class MethodConfig:
     grpo: GRPOSettings | None = None
 
     def __post_init__(self) -> None:
+        if self.name != MISSING:  # the dataclass default; a loaded config always has a name
+            require_identifier("method.name", self.name)
         require_positive("method.beta", self.beta)
         require_positive("method.rounds", self.rounds)
         if self.family == MethodFamily.GRPO and self.grpo is None:
@@ -347,6 +349,9 @@ class DriftConfig:
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
+        require_identifier("name", self.name)
+        for key in self.compare:  # method names become directories of the run
+            require_identifier(f"compare.{key}", key)
         if self.num_threads is not None:
             require_positive("num_threads", self.num_threads)
         influence = [n for n, m in self.methods().items() if m.train and m.influence is not None]

@@ -1,5 +1,7 @@
 """Errors that tell the user which config key or which file, line and field is wrong."""
 
+import re
+
 
 class ConfigError(ValueError):
     """A config value is missing, mistyped or out of range; the message names the key."""
@@ -19,3 +21,18 @@ def require_non_negative(key: str, value: float) -> None:
     """Raise :class:`ConfigError` naming ``key`` unless ``value >= 0``."""
     if value < 0:
         raise ConfigError(f"{key} must be >= 0, got {value}")
+
+
+# Names that become file or directory names: no separator, no leading dot ("." and "..").
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def require_identifier(key: str, value: str) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``value`` is a name that is safe as one
+    path component: letters, digits, ``_``, ``.`` and ``-``, not starting with ``.`` or ``-``,
+    at most 100 characters."""
+    if not _IDENTIFIER.fullmatch(value):
+        raise ConfigError(
+            f"{key} must be a name of letters, digits, '_', '.' and '-' (not starting with "
+            f"'.' or '-', at most 100 characters), got {value!r}"
+        )

@@ -1,8 +1,10 @@
 """Every config group option and every experiment preset composes and passes validation."""
 
+import re
 from pathlib import Path
 
 import pytest
+from omegaconf import open_dict
 
 from drift.config import ConfigError, load_config
 
@@ -58,6 +60,30 @@ def test_single_method_run_uses_method_group(compose_cfg):
 def test_bad_values_name_their_key(compose_cfg, override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(compose_cfg([override]))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["name=../../../x"], "name"),
+        (["name=a/b"], "name"),
+        (["name=.."], "name"),
+        (["name="], "name"),
+        (["method.name=../../../x"], "method.name"),
+        (["experiment=demo", "compare.rft.name=../x"], "method.name"),
+    ],
+)
+def test_names_that_are_not_one_path_component_are_refused(compose_cfg, overrides, key):
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{key} must be a name")):
+        load_config(compose_cfg(overrides))
+
+
+def test_compare_keys_that_are_not_one_path_component_are_refused(compose_cfg):
+    raw = compose_cfg(["experiment=demo"])
+    with open_dict(raw):
+        raw.compare["../../x"] = raw.compare.pop("rft")
+    with pytest.raises(ConfigError, match="^" + re.escape("compare.../../x must be a name")):
+        load_config(raw)
 
 
 def test_paper_preset_pins_the_paper_setting(compose_cfg):
