@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from drift.config import ConfigError, load_config
 from drift.utils.io import DataError
+from drift.utils.run_dir import discard_unstarted_run_dir, register_resolvers
 
 log = logging.getLogger("drift")
+register_resolvers()  # before Hydra names the run directory
 
 # The configs live beside the package (an editable install, as `make` sets up).
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -38,14 +41,23 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         drift_cfg = load_config(cfg)
     except ConfigError as err:
         log.error("config error: %s", err)
+        _discard_run_dir()
         raise SystemExit(2) from None
     resolved = OmegaConf.to_container(cfg, resolve=True)
     try:
         results = run(drift_cfg, resolved)
     except (ConfigError, DataError) as err:
         log.error("%s", err)
+        if isinstance(err, ConfigError):
+            _discard_run_dir()
         raise SystemExit(2) from None
     return objective_value(results["methods"], drift_cfg.objective)
+
+
+def _discard_run_dir() -> None:
+    """Remove this run's directory if the run never started (only Hydra's files are in it)."""
+    runtime = HydraConfig.get()
+    discard_unstarted_run_dir(Path(runtime.runtime.output_dir), runtime.job.name)
 
 
 def objective_value(methods: dict[str, dict], objective: str) -> float | None:

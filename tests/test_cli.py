@@ -1,0 +1,91 @@
+"""The `drift` command: run directories (one per run, never outside the log directory, none
+left behind by a run that fails its config check)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# `drift` with the clock that names run directories stopped at one instant, as for two runs
+# started together.
+FROZEN_CLOCK_DRIFT = """
+import datetime
+
+import hydra.core.utils
+
+import drift.utils.run_dir
+from drift.cli import main
+
+class Frozen(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return cls(2030, 1, 2, 3, 4, 5)
+
+hydra.core.utils.datetime = Frozen  # Hydra's ${now:...}
+drift.utils.run_dir.datetime = Frozen
+main()
+"""
+
+
+def _drift(args: list[str], frozen_clock: bool = False) -> subprocess.Popen:
+    code = ["-c", FROZEN_CLOCK_DRIFT] if frozen_clock else ["-m", "drift.cli"]
+    cmd = [sys.executable, *code, *args]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.slow
+def test_two_runs_started_in_the_same_second_get_their_own_directories(tmp_path):
+    log_dir = tmp_path / "outputs"
+    procs = [
+        _drift(
+            [
+                "method=reference",
+                "debug=fast",
+                f"seed={seed}",
+                "num_threads=1",
+                "task.num_test=4",
+                "eval.sampled_samples=0",
+                f"paths.log_dir={log_dir}",
+                f"paths.cache_dir={tmp_path}/cache{seed}",
+            ],
+            frozen_clock=True,
+        )
+        for seed in (0, 1)
+    ]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out[-3000:]
+    runs = sorted((log_dir / "runs").iterdir())
+    assert [p.name for p in runs] == [
+        "2030-01-02_03-04-05-000000-1_reference",
+        "2030-01-02_03-04-05-000000_reference",
+    ]
+    seeds = {(run / ".hydra" / "overrides.yaml").read_text().count("seed=1") for run in runs}
+    assert seeds == {0, 1}  # each directory holds its own run's config
+    for run in runs:
+        assert (run / "results.json").exists() and (run / "cli.log").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("name=../../../../escaped", "name must be a name"),
+        ("method.beta=-1", "method.beta must be > 0"),
+    ],
+)
+def test_a_run_failing_its_config_check_leaves_no_run_directory(tmp_path, override, message):
+    log_dir = tmp_path / "a" / "b" / "outputs"
+    proc = _drift([override, "debug=fast", "num_threads=1", f"paths.log_dir={log_dir}"])
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 2, out[-3000:]
+    assert message in out
+    assert _files(tmp_path) == ["a", "a/b", "a/b/outputs", "a/b/outputs/runs"]
