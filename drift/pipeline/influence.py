@@ -37,7 +37,7 @@ from drift.data.sources import load_problems
 from drift.models.factory import load_policy
 from drift.pipeline.attribution_features import feature_device
 from drift.pipeline.attribution_scores import signed_influence
-from drift.pipeline.rollouts import ensure_rollouts, validation_config
+from drift.pipeline.rollouts import ensure_rollouts, policy_key, validation_config
 from drift.types import Problem, TrainExample, Trajectory
 from drift.utils.hashing import config_hash
 from drift.utils.io import write_json
@@ -86,7 +86,14 @@ def trajectory_influence(
     assert inf is not None and scoring is not None  # checked by MethodConfig
     queries = validation_queries(cfg, inf.num_queries)
     vcfg = validation_config(cfg, inf.rollouts_per_query, inf.val_max_turns or cfg.task.max_turns)
-    upstream = (policy, vcfg.task, vcfg.rollout, cfg.reward, cfg.seed, [q.id for q in queries])
+    upstream = (
+        policy_key(cfg, policy),  # not where the cache is
+        vcfg.task,
+        vcfg.rollout,
+        cfg.reward,
+        cfg.seed,
+        [q.id for q in queries],
+    )
     examples = to_train_examples(trajectories, np.ones(len(trajectories)), method.loss_turns)
     key = config_hash(
         VERSION,

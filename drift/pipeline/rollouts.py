@@ -41,10 +41,42 @@ def count_generated_tokens(policy: str, trajectories: list[Trajectory]) -> int:
     return sum(len(x) for x in ids) + len(texts)
 
 
+def policy_key(cfg: DriftConfig, policy: str) -> str:
+    """``policy`` as part of a cache key: a policy in the cache by its name there (which holds
+    the key it was built from), so that moving the cache keeps the key; any other (a Hub name,
+    a model directory of the user's) as given."""
+    cache = Path(cfg.paths.cache_dir).resolve()
+    path = Path(policy).resolve()
+    if path.is_relative_to(cache) and path.exists():
+        return path.relative_to(cache).as_posix()
+    return policy
+
+
 def rollout_path(cfg: DriftConfig, policy: str) -> Path:
     """Cache location of the rollouts for this policy, task, rollout and reward config."""
-    key = config_hash(policy, cfg.task, cfg.rollout, cfg.reward, cfg.seed)
+    key = config_hash(policy_key(cfg, policy), cfg.task, cfg.rollout, cfg.reward, cfg.seed)
     return Path(cfg.paths.cache_dir) / f"rollouts-{key}.jsonl"
+
+
+class RolloutClock:
+    """Seconds spent drawing one rollout set, summed over the runs that drew its parts: the
+    time up to the last chunk on disk is saved (atomically) beside the partial file, and a
+    resumed run adds its own time to it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.earlier = json.loads(path.read_text())["wall_seconds"] if path.exists() else 0.0
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        """The earlier runs' seconds plus this one's so far."""
+        return self.earlier + time.perf_counter() - self.start
+
+    def save(self) -> None:
+        write_json(self.path, {"wall_seconds": self.seconds()})
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def validation_config(cfg: DriftConfig, num_samples: int, max_turns: int) -> DriftConfig:
@@ -66,12 +98,16 @@ def ensure_rollouts(
     meta_path = path.with_suffix(".meta.json")
     verifier = build_verifier(cfg.reward.verifier)
     engine = None
-    start = time.perf_counter()
+    clock = RolloutClock(path.with_suffix(".partial.meta.json"))
 
     def sample_chunk(chunk: list[Problem]) -> list[Trajectory]:
         nonlocal engine
         if engine is None:
             engine = build_engine(cfg.rollout, cfg.model, policy)
+        # Samples depend on the whole chunk, not on each prompt alone: HF ``generate`` draws
+        # every row of a batch from one generator and batches by length, so one batched call
+        # cannot seed prompts one by one. Chunks therefore have fixed boundaries (the store
+        # resamples whole chunks on resume) and each is seeded from its first prompt.
         params = SamplingParams(
             temperature=cfg.rollout.temperature,
             top_p=cfg.rollout.top_p,
@@ -93,15 +129,20 @@ def ensure_rollouts(
     fresh = not path.exists()
     try:
         trajectories = collect_rollouts(
-            path, problems, cfg.rollout.chunk_prompts, sample_chunk, description="rollouts"
+            path,
+            problems,
+            cfg.rollout.chunk_prompts,
+            sample_chunk,
+            description="rollouts",
+            samples_per_prompt=cfg.rollout.num_samples,
+            on_append=clock.save,
         )
     finally:
         close_engine(engine)
     if fresh or not meta_path.exists():
         tokens = count_generated_tokens(policy, trajectories)
-        write_json(
-            meta_path, {"wall_seconds": time.perf_counter() - start, "generated_tokens": tokens}
-        )
+        write_json(meta_path, {"wall_seconds": clock.seconds(), "generated_tokens": tokens})
+    clock.clear()
     meta = json.loads(meta_path.read_text())
     log.info("%d trajectories in %s", len(trajectories), path)
     return RolloutSet(trajectories, meta["wall_seconds"], meta["generated_tokens"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -87,15 +88,11 @@ def write_trajectories(path: Path, trajectories: Iterable[Trajectory]) -> None:
     write_jsonl(path, (t.to_dict() for t in trajectories))
 
 
-def _read_partial(path: Path) -> list[Trajectory]:
-    """Records of an interrupted run, minus anything an interrupted append may have cut short.
-
-    A truncated last line (unterminated, or terminated but unparsable) is dropped together with
-    the prompt group of the record before it, which may have been cut mid-group. The file is
-    then rewritten without them so that later appends start on a clean line.
-    """
+def _read_partial(path: Path) -> tuple[list[Trajectory], bool]:
+    """Records of an interrupted run and whether its last line was cut short (unterminated, or
+    terminated but unparsable); that line is left out. A bad line elsewhere raises DataError."""
     if not path.exists():
-        return []
+        return [], False
     lines = path.read_text().split("\n")
     truncated = bool(lines.pop().strip())  # text after the last newline: an unfinished line
     records: list[Trajectory] = []
@@ -110,11 +107,21 @@ def _read_partial(path: Path) -> list[Trajectory]:
                 break
             raise DataError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
         records.append(_to_trajectory(path, lineno, record))
-    if truncated:
-        cut = records[-1].prompt_id if records else None
-        records = [r for r in records if r.prompt_id != cut]
-        write_trajectories(path, records)
-    return records
+    return records, truncated
+
+
+def _complete_chunks(
+    chunks: list[list[Problem]], records: list[Trajectory], samples_per_prompt: int
+) -> list[bool]:
+    """For each chunk, whether ``records`` hold exactly its samples (every prompt, every sample
+    id, once): an append cut short leaves its chunk incomplete, wherever the cut fell."""
+    counts = Counter((t.prompt_id, t.sample_id) for t in records)
+    per_prompt = Counter(t.prompt_id for t in records)
+    return [
+        all(per_prompt[p.id] == samples_per_prompt for p in chunk)
+        and all(counts[(p.id, s)] == 1 for p in chunk for s in range(samples_per_prompt))
+        for chunk in chunks
+    ]
 
 
 def _append(path: Path, trajectories: list[Trajectory]) -> None:
@@ -126,8 +133,10 @@ def _append(path: Path, trajectories: list[Trajectory]) -> None:
         os.fsync(fh.fileno())
 
 
-def _check_chunk(chunk: list[Problem], trajectories: list[Trajectory]) -> list[Trajectory]:
-    """Reject stray prompt ids and duplicate samples; return them grouped by prompt."""
+def _check_chunk(
+    chunk: list[Problem], trajectories: list[Trajectory], samples_per_prompt: int
+) -> list[Trajectory]:
+    """Reject stray prompt ids, duplicate and missing samples; return them grouped by prompt."""
     order = {p.id: i for i, p in enumerate(chunk)}
     seen: set[tuple[str, int]] = set()
     for t in trajectories:
@@ -136,6 +145,12 @@ def _check_chunk(chunk: list[Problem], trajectories: list[Trajectory]) -> list[T
         if (t.prompt_id, t.sample_id) in seen:
             raise ValueError(f"sample_chunk returned ({t.prompt_id!r}, {t.sample_id}) twice")
         seen.add((t.prompt_id, t.sample_id))
+    missing = [(p.id, s) for p in chunk for s in range(samples_per_prompt) if (p.id, s) not in seen]
+    if missing or len(seen) != len(chunk) * samples_per_prompt:
+        raise ValueError(
+            f"sample_chunk must return sample ids 0..{samples_per_prompt - 1} for every prompt "
+            f"of its chunk; missing {missing[:3]}, got {len(seen)} trajectories"
+        )
     return sorted(trajectories, key=lambda t: (order[t.prompt_id], t.sample_id))
 
 
@@ -145,37 +160,52 @@ def collect_rollouts(
     chunk_prompts: int,
     sample_chunk: Callable[[list[Problem]], list[Trajectory]],
     description: str,
+    *,
+    samples_per_prompt: int,
+    on_append: Callable[[], None] | None = None,
 ) -> list[Trajectory]:
     """Rollouts for ``problems``, sampled chunk by chunk and resumable after an interruption.
 
-    An existing ``path`` is read and returned as is. Otherwise each chunk of ``chunk_prompts``
-    problems goes to ``sample_chunk`` and its trajectories are appended (flush + fsync) to
-    ``path.with_suffix(".partial.jsonl")``; a rerun skips the prompts found there. At the end
-    ``path`` is written atomically (ordered by problem, then sample id) and the partial removed.
+    An existing ``path`` is read and returned as is. Otherwise chunk k is always
+    ``problems[k * chunk_prompts : (k + 1) * chunk_prompts]``: its ``samples_per_prompt``
+    trajectories per problem come from ``sample_chunk`` and are appended (flush + fsync, then
+    ``on_append()``) to ``path.with_suffix(".partial.jsonl")``. A rerun keeps the chunks found
+    complete there and samples the others, whole, so that a chunk's samples (which depend on the
+    chunk: see ``drift.pipeline.rollouts``) come out the same as without the interruption. At
+    the end ``path`` is written atomically (ordered by problem, then sample id) and the partial
+    removed.
     """
     path = Path(path)
     if path.exists():
         return read_trajectories(path)
-    if chunk_prompts <= 0:
-        raise ValueError(f"chunk_prompts must be > 0, got {chunk_prompts}")
+    if chunk_prompts <= 0 or samples_per_prompt <= 0:
+        raise ValueError(
+            f"chunk_prompts and samples_per_prompt must be > 0, got {chunk_prompts}, "
+            f"{samples_per_prompt}"
+        )
     order = {p.id: i for i, p in enumerate(problems)}
     if len(order) != len(problems):
         raise ValueError("problem ids must be unique")
     partial = path.with_suffix(".partial.jsonl")
-    done = _read_partial(partial)
-    stray = next((t.prompt_id for t in done if t.prompt_id not in order), None)
+    records, truncated = _read_partial(partial)
+    stray = next((t.prompt_id for t in records if t.prompt_id not in order), None)
     if stray is not None:
         raise DataError(f"{partial}: prompt id '{stray}' is not among this run's problems")
-    done_ids = {t.prompt_id for t in done}
-    todo = [p for p in problems if p.id not in done_ids]
+    chunks = [problems[i : i + chunk_prompts] for i in range(0, len(problems), chunk_prompts)]
+    complete = _complete_chunks(chunks, records, samples_per_prompt)
+    kept = {p.id for chunk, ok in zip(chunks, complete, strict=True) if ok for p in chunk}
+    done = [t for t in records if t.prompt_id in kept]
+    if truncated or len(done) < len(records):  # later appends must start on a clean line
+        write_trajectories(partial, done)
     partial.parent.mkdir(parents=True, exist_ok=True)
     with progress(len(problems), description) as bar:
-        if len(todo) < len(problems):
-            bar.advance(len(problems) - len(todo))
-        for start in range(0, len(todo), chunk_prompts):
-            chunk = todo[start : start + chunk_prompts]
-            new = _check_chunk(chunk, sample_chunk(chunk))
+        if kept:
+            bar.advance(len(kept))
+        for chunk in (c for c, ok in zip(chunks, complete, strict=True) if not ok):
+            new = _check_chunk(chunk, sample_chunk(chunk), samples_per_prompt)
             _append(partial, new)
+            if on_append is not None:
+                on_append()
             done.extend(new)
             bar.advance(len(chunk))
     done.sort(key=lambda t: (order[t.prompt_id], t.sample_id))

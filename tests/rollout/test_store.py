@@ -46,6 +46,10 @@ class Recorder:
         return _sample(chunk)
 
 
+def _collect(path: Path, problems: list[Problem], chunk: int, sampler, **kw) -> list[Trajectory]:  # type: ignore[no-untyped-def]
+    return collect_rollouts(path, problems, chunk, sampler, "x", samples_per_prompt=SAMPLES, **kw)
+
+
 def _keys(trajs: list[Trajectory]) -> list[tuple[str, int]]:
     return [(t.prompt_id, t.sample_id) for t in trajs]
 
@@ -57,7 +61,7 @@ def _expected(n: int) -> list[tuple[str, int]]:
 def test_fresh_run_writes_final_file(tmp_path: Path) -> None:
     path = tmp_path / "rollouts.jsonl"
     rec = Recorder()
-    trajs = collect_rollouts(path, _problems(7), 3, rec, "rollouts")
+    trajs = collect_rollouts(path, _problems(7), 3, rec, "rollouts", samples_per_prompt=SAMPLES)
     assert [len(c) for c in rec.chunks] == [3, 3, 1]
     assert _keys(trajs) == _expected(7)
     assert path.exists() and not (tmp_path / "rollouts.partial.jsonl").exists()
@@ -71,7 +75,7 @@ def test_existing_file_returned_without_sampling(tmp_path: Path) -> None:
     def boom(chunk: list[Problem]) -> list[Trajectory]:
         raise AssertionError("must not sample")
 
-    assert len(collect_rollouts(path, _problems(5), 2, boom, "x")) == 2 * SAMPLES
+    assert len(_collect(path, _problems(5), 2, boom)) == 2 * SAMPLES
 
 
 @pytest.mark.parametrize("tail", ["", '{"prompt_id": "p06", "sample_id": 0, "pro', '{"prompt_\n'])
@@ -79,21 +83,50 @@ def test_resume_after_interruption(tmp_path: Path, tail: str) -> None:
     path = tmp_path / "rollouts.jsonl"
     partial = tmp_path / "rollouts.partial.jsonl"
     problems = _problems(10)
+    appends: list[int] = []
     with pytest.raises(KeyboardInterrupt):
-        collect_rollouts(path, problems, 3, Recorder(fail_after=2), "x")
-    assert not path.exists()
+        _collect(path, problems, 3, Recorder(fail_after=2), on_append=lambda: appends.append(1))
+    assert not path.exists() and len(appends) == 2
     assert len(partial.read_text().splitlines()) == 6 * SAMPLES
     with partial.open("a") as fh:  # an append cut short mid-line
         fh.write(tail)
     rec = Recorder()
-    trajs = collect_rollouts(path, problems, 3, rec, "x")
-    resampled = [pid for chunk in rec.chunks for pid in chunk]
-    # with a truncated line, the last group before it (p05) may be incomplete: redo it
-    assert resampled == (["p05"] if tail else []) + [f"p{i:02d}" for i in range(6, 10)]
+    trajs = _collect(path, problems, 3, rec)
+    # the two chunks on disk are complete: sampling resumes at the third chunk's boundary
+    assert rec.chunks == [["p06", "p07", "p08"], ["p09"]]
     assert _keys(trajs) == _expected(10)
     assert Counter(_keys(trajs)).most_common(1)[0][1] == 1
     assert not partial.exists()
     assert _keys(read_trajectories(path)) == _expected(10)
+
+
+def test_resume_after_a_cut_at_any_byte_resamples_whole_chunks_on_fixed_boundaries(
+    tmp_path: Path,
+) -> None:
+    problems = _problems(7)
+    full = tmp_path / "full.jsonl"
+    _collect(full, problems, 3, Recorder())
+    data = full.read_bytes()  # the partial file of an uninterrupted run, chunk after chunk
+    chunks = [["p00", "p01", "p02"], ["p03", "p04", "p05"], ["p06"]]
+    ends = [data.index(b'"p03"'), data.index(b'"p06"'), len(data)]
+    ends = [data.rindex(b"\n", 0, e) + 1 for e in ends[:2]] + [len(data)]
+    for cut in sorted({*range(0, len(data), 97), *ends, ends[0] - 1, ends[0] + 1}):
+        path = tmp_path / f"cut{cut}.jsonl"
+        path.with_suffix(".partial.jsonl").write_bytes(data[:cut])
+        rec = Recorder()
+        _collect(path, problems, 3, rec)
+        kept = sum(end <= cut for end in ends)
+        assert rec.chunks == chunks[kept:], cut
+        assert path.read_bytes() == data, cut
+
+
+def test_a_partial_chunk_with_a_sample_missing_is_resampled(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    lines = [json.dumps(t.to_dict()) + "\n" for t in _sample(_problems(2))]
+    path.with_suffix(".partial.jsonl").write_text("".join(lines[:-1]))  # cut at a line end
+    rec = Recorder()
+    assert _keys(_collect(path, _problems(2), 1, rec)) == _expected(2)
+    assert rec.chunks == [["p00"]]  # _sample lists p01's samples first: p00 lost its last
 
 
 def test_corrupt_partial_line_in_the_middle_raises(tmp_path: Path) -> None:
@@ -103,16 +136,16 @@ def test_corrupt_partial_line_in_the_middle_raises(tmp_path: Path) -> None:
     lines[1] = lines[1][:20]
     partial.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"r\.partial\.jsonl:2"):
-        collect_rollouts(path, _problems(2), 1, Recorder(), "x")
+        _collect(path, _problems(2), 1, Recorder())
 
 
 def test_stray_and_duplicate_chunk_output_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not in its chunk"):
-        collect_rollouts(
-            tmp_path / "a.jsonl", _problems(2), 1, lambda c: _sample(_problems(2)), "x"
-        )
+        _collect(tmp_path / "a.jsonl", _problems(2), 1, lambda c: _sample(_problems(2)))
     with pytest.raises(ValueError, match="twice"):
-        collect_rollouts(tmp_path / "b.jsonl", _problems(2), 1, lambda c: _sample(c) * 2, "x")
+        _collect(tmp_path / "b.jsonl", _problems(2), 1, lambda c: _sample(c) * 2)
+    with pytest.raises(ValueError, match="missing"):
+        _collect(tmp_path / "c.jsonl", _problems(2), 1, lambda c: _sample(c)[1:])
 
 
 def _bad_file(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]

@@ -1,0 +1,92 @@
+"""The rollout stage on the tiny model: resumes give the same bytes, keys ignore locations,
+resumed runs report the time of every part."""
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from drift.config import DriftConfig, load_config
+from drift.data.sources import load_problems
+from drift.pipeline import rollouts as rollout_stage
+from drift.pipeline.reference import ensure_reference
+from drift.pipeline.rollouts import ensure_rollouts, rollout_path
+
+OVERRIDES = [
+    "debug=fast",
+    "model.warmup.enabled=false",  # the untrained tiny model: built in a moment
+    "num_threads=1",
+    "task.num_train=6",
+    "task.max_turns=2",
+    "objective=acc@2",
+    "rollout.num_samples=2",
+    "rollout.chunk_prompts=2",
+    "rollout.max_new_tokens=6",
+]
+
+
+@pytest.fixture
+def stage(compose_cfg) -> tuple[DriftConfig, str, list]:
+    cfg = load_config(compose_cfg(OVERRIDES))
+    return cfg, ensure_reference(cfg), load_problems(cfg.task, "train")
+
+
+def test_resume_after_a_cut_at_any_byte_gives_identical_rollouts(stage, tmp_path):
+    cfg, policy, problems = stage
+    full = tmp_path / "full.jsonl"
+    ensure_rollouts(cfg, policy, problems, path=full)
+    data = full.read_bytes()
+    line_ends = [i + 1 for i, b in enumerate(data) if b == ord("\n")]
+    rng = random.Random(0)
+    cuts = [rng.randrange(len(data)) for _ in range(3)] + rng.sample(line_ends[:-1], 2)
+    for cut in cuts:
+        path = tmp_path / f"cut{cut}.jsonl"
+        path.with_suffix(".partial.jsonl").write_bytes(data[:cut])  # a run stopped there
+        ensure_rollouts(cfg, policy, problems, path=path)
+        assert path.read_bytes() == data, f"resumed from byte {cut}"
+
+
+def test_an_interrupted_run_resumes_and_reports_the_time_of_both_parts(
+    stage, tmp_path, monkeypatch
+):
+    cfg, policy, problems = stage
+    path = tmp_path / "r.jsonl"
+    ensure_rollouts(cfg, policy, problems, path=tmp_path / "full.jsonl")
+    real = rollout_stage.run_episodes
+    calls = []
+
+    def slow_then_killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("simulated kill")
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rollout_stage, "run_episodes", slow_then_killed)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_rollouts(cfg, policy, problems, path=path)
+    partial = path.with_suffix(".partial.jsonl").read_bytes()
+    assert (tmp_path / "full.jsonl").read_bytes().startswith(partial) and partial
+    monkeypatch.setattr(rollout_stage, "run_episodes", real)
+    start = time.perf_counter()
+    resumed = ensure_rollouts(cfg, policy, problems, path=path)
+    resumed_seconds = time.perf_counter() - start
+    assert path.read_bytes() == (tmp_path / "full.jsonl").read_bytes()
+    # the first part slept 3 s in two finished chunks; the resumed part did not sleep
+    assert resumed.wall_seconds >= resumed_seconds + 2.5
+    assert not list(tmp_path.glob("r.partial*"))
+
+
+def test_rollout_keys_do_not_depend_on_where_the_cache_is(compose_cfg, tmp_path):
+    keys = []
+    for root in ("a", "b/c"):
+        raw = compose_cfg(OVERRIDES)
+        raw.paths.cache_dir = str(tmp_path / root / "cache")
+        cfg = load_config(raw)
+        policy = Path(cfg.paths.cache_dir) / "reference-0123456789ab"
+        policy.mkdir(parents=True)
+        keys.append(rollout_path(cfg, str(policy)).name)
+        outside = [rollout_path(cfg, str(tmp_path / d / "model")).name for d in ("x", "y")]
+        assert outside[0] != outside[1]  # a model outside the cache: keyed by its path
+    assert keys[0] == keys[1]
