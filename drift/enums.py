@@ -49,8 +49,6 @@ class EngineName(str, Enum):
     HF = "hf"  # alias
     vllm = "vllm"
     VLLM = "vllm"  # alias
-    scripted = "scripted"
-    SCRIPTED = "scripted"  # alias
 
 
 class VerifierName(str, Enum):

@@ -55,6 +55,7 @@ def test_single_method_run_uses_method_group(compose_cfg):
         ("+method.temperature=2", "method.temperature"),
         ("trainer.effective_batch_size=100", "trainer.effective_batch_size"),
         ("reward.verifier=fuzzy", "reward.verifier"),
+        ("rollout.engine=scripted", "rollout.engine"),  # the test fake is not a run option
     ],
 )
 def test_bad_values_name_their_key(compose_cfg, override, key):

@@ -55,11 +55,6 @@ def stream_scores_with_norms(
     return np.concatenate(scores), np.concatenate(norms)
 
 
-def stream_scores(chunks: Iterable[np.ndarray], directions: np.ndarray) -> np.ndarray:
-    """Inner products [N, K] of streamed feature chunks [n, D] with ``directions`` [K, D]."""
-    return stream_scores_with_norms(chunks, directions)[0]
-
-
 def direction_scores(
     chunks: Iterable[np.ndarray],
     directions: np.ndarray,

@@ -121,10 +121,3 @@ def encode_examples(
     if truncated:
         log.warning("%d of %d examples were cut to max_length=%d", truncated, len(out), max_length)
     return out
-
-
-def encode_example(
-    tokenizer: PreTrainedTokenizerBase, example: TrainExample, max_length: int
-) -> EncodedExample:
-    """Tokenise one conversation; see :func:`encode_examples`."""
-    return encode_examples(tokenizer, [example], max_length)[0]

@@ -42,7 +42,7 @@ def build_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) ->
         from drift.rollout.vllm_engine import vllm_engine
 
         return vllm_engine(rollout, model_cfg, policy)
-    raise NotImplementedError(f"rollout.engine={rollout.engine.value} is not available yet")
+    raise ConfigError(f"rollout.engine must be hf or vllm, got {rollout.engine!r}")
 
 
 def close_engine(engine: Engine | None) -> None:

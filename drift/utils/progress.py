@@ -5,11 +5,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
-T = TypeVar("T")
 
 
 class PlainProgress:
@@ -80,13 +77,3 @@ def progress(total: int, description: str) -> Iterator[PlainProgress | RichProgr
             bar.stop()
     else:
         yield PlainProgress(total, description)
-
-
-def track(iterable: Iterable[T], total: int | None = None, description: str = "") -> Iterator[T]:
-    """Iterate over ``iterable`` while reporting progress (``total`` defaults to its length)."""
-    if total is None:
-        total = len(iterable)  # type: ignore[arg-type]
-    with progress(total, description) as bar:
-        for item in iterable:
-            yield item
-            bar.advance()

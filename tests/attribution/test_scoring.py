@@ -11,7 +11,6 @@ from drift.attribution.scoring import (
     direction_scores,
     less_aggregate,
     less_checkpoint_scores,
-    stream_scores,
     stream_scores_with_norms,
 )
 from drift.attribution.scoring_config import DebiasMode
@@ -32,7 +31,7 @@ def test_stream_equals_dense_with_odd_chunks() -> None:
     scores, norms = stream_scores_with_norms(_chunks(feats, [7, 1, 50, 0, 43]), dirs)
     np.testing.assert_allclose(scores, feats.astype(np.float64) @ dirs.T, rtol=1e-12)
     np.testing.assert_allclose(norms, np.linalg.norm(feats.astype(np.float64), axis=1))
-    one = stream_scores(_chunks(feats, [100, 1]), dirs[0])
+    one, _ = stream_scores_with_norms(_chunks(feats, [100, 1]), dirs[0])
     assert one.shape == (101, 1)
     np.testing.assert_allclose(one[:, 0], feats.astype(np.float64) @ dirs[0])
 
@@ -41,9 +40,9 @@ def test_stream_names_the_bad_row() -> None:
     feats = np.ones((10, 4), dtype=np.float32)
     feats[8, 2] = np.nan
     with pytest.raises(ValueError, match=r"feature row 8 \(chunk 1\)"):
-        stream_scores(_chunks(feats, [5, 5]), np.ones(4))
+        stream_scores_with_norms(_chunks(feats, [5, 5]), np.ones(4))
     with pytest.raises(ValueError, match="chunk 0"):
-        stream_scores([np.ones((2, 3))], np.ones(4))
+        stream_scores_with_norms([np.ones((2, 3))], np.ones(4))
 
 
 def test_direction_scores_cosine() -> None:

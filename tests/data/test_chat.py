@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from transformers import PreTrainedTokenizerBase
 
-from drift.data.chat import encode_example, encode_examples, prompt_ids
+from drift.data.chat import EncodedExample, encode_examples, prompt_ids
 from drift.data.tokenizer import build_char_tokenizer
 from drift.types import Message, TrainExample
 
@@ -27,6 +27,10 @@ MESSAGES: list[Message] = [
     {"role": "user", "content": "Incorrect. Please think again."},
     {"role": "assistant", "content": "<answer>3</answer>"},
 ]
+
+
+def encode_example(tok, example: TrainExample, max_length: int) -> EncodedExample:
+    return encode_examples(tok, [example], max_length)[0]
 
 
 def _chatml_tokenizer() -> PreTrainedTokenizerBase:

@@ -1,9 +1,9 @@
 import pytest
+from scripted_engine import ScriptedEngine
 
 from drift.config import EvalConfig, RewardConfig, TaskConfig
 from drift.evaluation.multiturn import echoes_feedback, episode_metrics, evaluate_policy
 from drift.reward.verifiers import exact_match
-from drift.rollout.scripted import ScriptedEngine
 from drift.types import Message, Problem, Trajectory, Turn
 
 

@@ -1,12 +1,12 @@
 from collections import Counter
 
 import pytest
+from scripted_engine import ScriptedEngine
 
 from drift.config import RewardConfig
 from drift.reward.verifiers import exact_match
 from drift.rollout.driver import run_episodes, turn_params
 from drift.rollout.engine import SamplingParams
-from drift.rollout.scripted import ScriptedEngine
 from drift.types import Message, Problem
 
 FEEDBACK = "Incorrect. Please think again."

@@ -1,7 +1,7 @@
 import pytest
+from scripted_engine import ScriptedEngine
 
 from drift.rollout.engine import SamplingParams
-from drift.rollout.scripted import ScriptedEngine
 
 
 def test_sampling_params_checks() -> None:

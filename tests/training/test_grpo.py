@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from scripted_engine import ScriptedEngine
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from drift.config import RewardConfig, TaskConfig
@@ -15,7 +16,6 @@ from drift.data.embedded import make_split, warmup_examples
 from drift.data.tokenizer import build_char_tokenizer
 from drift.models.config import ModelConfig
 from drift.models.factory import build_tiny_model, export_hf
-from drift.rollout.scripted import ScriptedEngine
 from drift.training.grpo import (
     EpisodeRollout,
     TurnCreditGRPOTrainer,

@@ -1,4 +1,6 @@
-"""A fake engine for tests: replies come from a Python function; every call is recorded."""
+"""A fake engine for unit tests: replies come from a Python function; every call is recorded.
+
+Kept out of the package: a run cannot choose it (`rollout.engine` is hf or vllm)."""
 
 from __future__ import annotations
 
