@@ -2,13 +2,14 @@
 
 import pytest
 
-from drift.attribution.study_config import CorruptionKind, StudyConfig
+from drift.attribution.study_config import TASK_KINDS, CorruptionKind, StudyConfig
 from drift.config import ConfigError
 
 
-def test_defaults_plant_every_kind():
+def test_defaults_plant_every_kind_of_the_embedded_pool():
     cfg = StudyConfig()
-    assert set(cfg.corruption) == {k.value for k in CorruptionKind}
+    assert set(cfg.corruption) == {k.value for k in TASK_KINDS["embedded"]}
+    assert {k for kinds in TASK_KINDS.values() for k in kinds} == set(CorruptionKind)
     assert 0 < sum(cfg.corruption.values()) < 1 and cfg.num_queries >= 64
 
 
