@@ -14,7 +14,7 @@ from drift.data.chat import encode_examples
 from drift.data.sources import load_problems
 from drift.enums import AnswerFormat, TaskSource
 from drift.models.config import ModelConfig, package_dir
-from drift.models.factory import export_hf, load_policy
+from drift.models.factory import load_policy
 from drift.models.gguf import ensure_gguf_export
 from drift.reward.verifiers import exact_match
 from drift.rollout.driver import run_episodes
@@ -63,7 +63,7 @@ def test_one_batched_multi_turn_episode(policy):
         engine,
         problems,
         num_samples=2,
-        params=SamplingParams(temperature=1.0, top_p=0.95, max_new_tokens=12, seed=0),
+        params=SamplingParams(temperature=1.0, top_p=1.0, max_new_tokens=8, seed=0),
         feedback=FEEDBACK,
         max_turns=2,
         verifier=exact_match,
@@ -106,8 +106,6 @@ def test_one_weighted_sft_step_trains_the_reply_tokens_only(smollm_dir, tmp_path
     assert result.steps == 1 and torch.isfinite(torch.tensor(result.final_loss))
     changed = sum(not torch.equal(p, before[n]) for n, p in result.model.named_parameters())
     assert changed > 200  # all 272 tensors less a few untouched ones
-    export_hf(result.model, tokenizer, tmp_path / "policy")
-    assert AutoModelForCausalLM.from_pretrained(tmp_path / "policy").num_parameters() == 134_515_008
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed")
