@@ -34,15 +34,17 @@ def _quiet_libraries() -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
-    from drift.pipeline.run import run
-
-    _quiet_libraries()
     try:
-        drift_cfg = load_config(cfg)
+        drift_cfg = load_config(
+            cfg
+        )  # before torch, Lightning and TRL are imported: errors come fast
     except ConfigError as err:
         log.error("config error: %s", err)
         _discard_run_dir()
         raise SystemExit(2) from None
+    from drift.pipeline.run import run
+
+    _quiet_libraries()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     try:
         results = run(drift_cfg, resolved)

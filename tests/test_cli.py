@@ -89,3 +89,25 @@ def test_a_run_failing_its_config_check_leaves_no_run_directory(tmp_path, overri
     assert proc.returncode == 2, out[-3000:]
     assert message in out
     assert _files(tmp_path) == ["a", "a/b", "a/b/outputs", "a/b/outputs/runs"]
+
+
+# `drift` with a bad value, reporting afterwards which heavy libraries it had imported.
+IMPORTS_ON_CONFIG_ERROR = """
+import sys
+
+from drift.cli import main
+
+try:
+    main()
+finally:
+    print("imported:", sorted(m for m in ("torch", "lightning", "trl") if m in sys.modules))
+"""
+
+
+def test_a_config_error_is_reported_before_torch_lightning_or_trl_load(tmp_path):
+    cmd = [sys.executable, "-c", IMPORTS_ON_CONFIG_ERROR, "method.beta=0"]
+    cmd.append(f"paths.log_dir={tmp_path}")
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "method.beta must be > 0" in proc.stdout + proc.stderr
+    assert "imported: []" in proc.stdout
