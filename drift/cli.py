@@ -34,14 +34,14 @@ def _quiet_libraries() -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
-    try:
-        drift_cfg = load_config(
-            cfg
-        )  # before torch, Lightning and TRL are imported: errors come fast
+    try:  # before torch, Lightning and TRL are imported: config errors come fast
+        drift_cfg = load_config(cfg)
     except ConfigError as err:
         log.error("config error: %s", err)
         _discard_run_dir()
         raise SystemExit(2) from None
+    methods = ", ".join(drift_cfg.methods())
+    log.info("%s: %s -> %s", drift_cfg.name, methods, drift_cfg.paths.output_dir)
     from drift.pipeline.run import run
 
     _quiet_libraries()
