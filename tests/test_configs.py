@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from omegaconf import open_dict
 
 from drift.config import ConfigError, load_config
@@ -20,8 +21,14 @@ def _options(group: str) -> list[str]:
     "override", [f"{g}={o}" for g in GROUPS for o in _options(g)], ids=lambda s: s
 )
 def test_group_option_composes_and_validates(compose_cfg, override):
+    group, option = override.split("=")
     cfg = load_config(compose_cfg([override]))
-    assert cfg.task.max_turns > 0
+    written = yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
+    typed = getattr(cfg, group)
+    for key, value in written.items():  # the option's own scalar values reach the typed config
+        if isinstance(value, (str, int, float, bool)) and not str(value).startswith("${"):
+            got = getattr(typed, key)
+            assert getattr(got, "value", got) == value, (override, key)
 
 
 @pytest.mark.parametrize("experiment", _options("experiment"))
