@@ -9,7 +9,7 @@ answers) dominate any ranking. Modes, for scores [N] or [N, K] and norms ‖g_z�
   one constant per column); pass the direction's norm to get the cosine value itself.
 - ``power``: score / ‖g_z‖^α (α = 1: cosine ranking, α = 0: none).
 - ``residual``: least-squares fit score ≈ a + b‖g_z‖ per column, keep the residual (exactly
-  uncorrelated with the norms; NOTES: it inverted the ranking on the embedded probe).
+  uncorrelated with the norms; it inverted the ranking in an embedded-task probe).
 
 A zero-norm example (no supervised token) scores 0 under cosine and power.
 """

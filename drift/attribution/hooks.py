@@ -1,4 +1,4 @@
-"""Batched per-example projected gradients from forward/backward hooks (DESIGN §4).
+"""Batched per-example projected gradients from forward/backward hooks (README, "Data attribution").
 
 For a linear layer with inputs X [T, d_in] and output gradients G [T, d_out], an example's
 weight gradient is Gᵀ X; its Kronecker projection is (G P_outᵀ)ᵀ (X P_inᵀ) [k_out, k_in]. The

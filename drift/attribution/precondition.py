@@ -104,7 +104,7 @@ def adam_transform(
     ``less_code`` (LESS's collect_grad_reps.py): (β1·m + (1-β1)·g) / sqrt(β2·v + (1-β2)·g² + ε),
     ε inside the root, no bias correction. ``paper`` (LESS paper, default: DESIGN keeps the
     paper's wording, and with a real model's tiny v the code's ε dominates and the feature is
-    mostly momentum, NOTES): m̂/(sqrt(v̂) + ε) with m̂ = (β1·m + (1-β1)·g)/(1-β1^t), v̂ likewise
+    mostly momentum): m̂/(sqrt(v̂) + ε) with m̂ = (β1·m + (1-β1)·g)/(1-β1^t), v̂ likewise
     with β2, t = ``step`` + 1 where ``step`` is the optimiser state's count of updates taken.
     Works elementwise on torch tensors or numpy arrays of one shape.
     """

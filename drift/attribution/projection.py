@@ -4,7 +4,7 @@ Both projections are Gaussian with variance 1/k per entry, so E[<Pa, Pb>] = <a, 
 
 - :class:`KroneckerProjector`: per layer, P_in [k_in, d_in] and P_out [k_out, d_out]; a weight
   gradient grad_W [d_out, d_in] maps to vec(P_out grad_W P_inᵀ) [k_out * k_in], which hooks
-  compute as (G P_outᵀ)ᵀ (X P_inᵀ) without forming grad_W (DESIGN §4).
+  compute as (G P_outᵀ)ᵀ (X P_inᵀ) without forming grad_W (README, "Data attribution").
 - :class:`DenseProjector`: one [n, k] matrix for a flattened gradient (LESS), generated block
   by block so that it never exists whole in memory.
 """

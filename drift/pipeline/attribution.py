@@ -220,7 +220,7 @@ def debias_ablation(
     cfg: DriftConfig, data: StudyData, pool: Pool, methods: dict[str, MethodConfig]
 ) -> dict[str, dict[str, Any]]:
     """Score-only entries for each drift_if method under the other ``study.debias_ablation``
-    modes (DESIGN §1: the debiasing options are reported beside the default)."""
+    modes (the debiasing options are reported beside the default)."""
     out: dict[str, dict[str, Any]] = {}
     norms = data.bank.grad_norms()
     for name, method in methods.items():

@@ -1,6 +1,6 @@
 """Every scorer of the attribution study: pool features + validation targets -> scores [N].
 
-Higher score = more helpful (kept first). Targets per method (DESIGN §1-2):
+Higher score = more helpful (kept first). Targets per method:
 
 - drift_if: on-policy rollouts of the warmed model on the validation queries, signed by
   correctness (``scoring.scheme``), one unit direction per query; identity or Fisher

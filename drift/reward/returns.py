@@ -1,4 +1,4 @@
-"""Judge turns and compute an episode's return (DESIGN §1.2)."""
+"""Judge turns and compute an episode's return (README, "Methods")."""
 
 from __future__ import annotations
 

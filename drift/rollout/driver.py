@@ -1,4 +1,4 @@
-"""Multi-turn episodes with a fixed-feedback environment (DESIGN §1.1)."""
+"""Multi-turn episodes with a fixed-feedback environment (README, "Methods")."""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ class HFEngine:
         return sorted(i for i in ids if i is not None)
 
     def _generation_config(self, params: SamplingParams) -> GenerationConfig:
-        """Sampling knobs set explicitly (top_k=0: NOTES) so the model's defaults cannot leak in."""
+        """Sampling knobs set explicitly (top_k=0: generate uses top_k=50 otherwise), so the
+        model's defaults cannot leak in."""
         sampling = (
             {"temperature": params.temperature, "top_p": params.top_p, "top_k": 0}
             if not params.greedy

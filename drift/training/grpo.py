@@ -1,4 +1,4 @@
-"""Online multi-turn GRPO (DESIGN §1 baseline) with TRL's ``GRPOTrainer`` and ``rollout_func``.
+"""Online multi-turn GRPO (the online baseline) with TRL's ``GRPOTrainer`` and ``rollout_func``.
 
 Each step, TRL hands the rollout function the step's prompts (each repeated ``num_generations``
 times, as message lists). :class:`EpisodeRollout` looks their problems up, plays the episodes
@@ -268,7 +268,7 @@ def _is_number(value: Any) -> bool:
 
 
 def grpo_args(settings: GRPOSettings, out_dir: Path, seed: int) -> GRPOConfig:
-    """TRL's config from ours; CPU-friendly (NOTES): fp32, no gradient checkpointing."""
+    """TRL's config from ours; CPU-friendly: fp32, no gradient checkpointing."""
     s = settings
     use_cpu = s.use_cpu if s.use_cpu is not None else not torch.cuda.is_available()
     return GRPOConfig(

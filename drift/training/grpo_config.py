@@ -1,6 +1,6 @@
 """Settings of the online multi-turn GRPO baseline (``method=grpo``, key ``method.grpo``).
 
-Defaults follow the CPU probe in NOTES ("Online GRPO with TRL"): ``loss_type=grpo`` (TRL's
+Defaults follow a CPU probe on the embedded task: ``loss_type=grpo`` (TRL's
 default ``dapo`` collapsed on the embedded task), lr 5e-4 (TRL's 1e-6 learns nothing at the
 tiny model's size), about 2,000 steps (150-600 steps were flat or collapsed).
 

@@ -1,4 +1,4 @@
-"""Trajectory weights for SFT on rollouts (DESIGN §1.3) and the training examples they give."""
+"""Trajectory weights for SFT on rollouts (README, "Methods") and the examples they give."""
 
 from __future__ import annotations
 
