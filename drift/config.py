@@ -270,6 +270,13 @@ class TrainerConfig:
     max_length: int = 512
     num_workers: int = 0
     log_every_n_steps: int = 10
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "keep Lightning's checkpoint (weights and optimiser state) after a fit; by "
+            "default it is deleted when the fit ends, the exported HF policy being the result"
+        },
+    )
     fsdp: FSDPSettings = field(default_factory=FSDPSettings)
     deepspeed: DeepSpeedSettings = field(default_factory=DeepSpeedSettings)
 

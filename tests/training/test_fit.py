@@ -36,7 +36,7 @@ def _mean_loss(model, encoded, pad_id):
         return weighted_sft_loss(logits, batch["input_ids"], batch["loss_mask"], w, w.sum()).item()
 
 
-def test_train_policy_learns_logs_and_checkpoints(make_model, tmp_path):
+def test_train_policy_learns_logs_and_drops_its_checkpoint(make_model, tmp_path):
     tok = build_char_tokenizer()
     model = make_model(vocab_size=len(tok))
     examples = _examples(16)
@@ -58,12 +58,21 @@ def test_train_policy_learns_logs_and_checkpoints(make_model, tmp_path):
     assert result.model is model and result.steps == 20 and result.wall_seconds > 0
     assert result.final_loss < 0.7 * before
     assert _mean_loss(model, encoded, tok.pad_token_id) < 0.7 * before
-    assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) == 1
+    assert not (tmp_path / "checkpoints").exists()  # trainer.keep_checkpoints=false
     with open(tmp_path / "logs" / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("train/loss")]
     assert len(rows) == 20  # one row per optimiser step, not per micro-batch
     lrs = [float(r["train/lr"]) for r in rows]
     assert lrs[0] == pytest.approx(0.5e-2) and lrs[1] == pytest.approx(1e-2) and lrs[-1] < 1e-3
+
+
+def test_keep_checkpoints_keeps_lightnings_checkpoint(make_model, tmp_path):
+    tok = build_char_tokenizer()
+    cfg = TrainerConfig(micro_batch_size=4, effective_batch_size=8, keep_checkpoints=True)
+    train_policy(
+        make_model(vocab_size=len(tok)), tok, _examples(8), cfg, Normalize.MEAN, tmp_path, 0
+    )
+    assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) == 1
 
 
 def test_train_policy_rejects_empty_input(make_model, tmp_path):
