@@ -111,3 +111,49 @@ def test_a_config_error_is_reported_before_torch_lightning_or_trl_load(tmp_path)
     assert proc.returncode == 2
     assert "method.beta must be > 0" in proc.stdout + proc.stderr
     assert "imported: []" in proc.stdout
+
+
+# `drift` with the pipeline replaced by a stand-in that runs no stage: Hydra, its sweepers and the
+# config check run as they do for real, in a second instead of minutes.
+STUB_PIPELINE_DRIFT = """
+import sys
+import types
+
+def run(cfg, resolved):
+    return {"methods": {name: {cfg.objective: 0.5} for name in cfg.methods()}}
+
+stub = types.ModuleType("drift.pipeline.run")
+stub.run = run
+sys.modules["drift.pipeline.run"] = stub
+
+from drift.cli import main
+
+main()
+"""
+
+
+def _stub_drift(args: list[str]) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-c", STUB_PIPELINE_DRIFT, *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "jobs"),
+    [
+        (["-m", "method.beta=0.05,0.5", "seed=0,1"], "drift_iw", 4),  # the README's example
+        (["-m", "method=rft", "seed=0,1"], "rft", 2),
+        (["-m", "experiment=compare_iw", "method=rft,drift_iw", "seed=0"], "compare_iw", 2),
+        (["-m", "method=rft,drift_iw"], "multirun", 2),  # the jobs' names differ
+        (["-m", "name=a,b"], "multirun", 2),
+        (["hparams_search=drift_iw_optuna", "hydra.sweeper.n_trials=2"], "drift_iw_optuna", 2),
+    ],
+)
+def test_a_multirun_directory_is_named_after_its_runs(tmp_path, args, name, jobs):
+    if args[0].startswith("hparams_search"):
+        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    proc = _stub_drift([*args, "debug=fast", f"paths.log_dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "multiruns").iterdir()  # one directory for the whole multirun
+    assert sweep.name.endswith(f"_{name}"), sweep.name
+    job_dirs = [p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").exists()]
+    assert len(job_dirs) == jobs  # every job ran inside it

@@ -6,16 +6,22 @@ itself (``mkdir`` fails when it exists, so of two runs that compute the same nam
 it; the other takes the next suffix). Names are cut to one path component first, so a hostile
 ``name`` cannot place the directory elsewhere (the config check then refuses that name, and
 :func:`discard_unstarted_run_dir` removes the directory).
+
+A multirun's directory is named by :func:`sweep_name` (``<time>_drift_iw`` for
+``drift -m method.beta=0.05,0.5``): the name its jobs share, or ``multirun`` when they differ.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from datetime import datetime
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import OmegaConfBaseException
 
 STAMP = "%Y-%m-%d_%H-%M-%S-%f"
 HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")
@@ -44,10 +50,70 @@ def claim_run_dir(parent: str, name: str) -> str:
     raise AssertionError("unreachable")
 
 
+# Preset groups whose options may set ``name`` themselves.
+_NAMING_GROUPS = ("experiment", "hparams_search")
+SWEEP_FALLBACK = "multirun"
+
+
+def _swept_keys(root: DictConfig) -> set[str]:
+    """The keys a multirun varies: sweeps on the command line (``method.beta=0.05,0.5``) and the
+    sweeper's own ``params`` (a preset's, or Optuna's search space)."""
+    lines = [str(x) for x in root.hydra.overrides.task]
+    params = OmegaConf.select(root, "hydra.sweeper.params")
+    if isinstance(params, DictConfig):
+        lines += [f"{k}={v}" for k, v in OmegaConf.to_container(params, resolve=False).items()]
+    keys = set()
+    parser = OverridesParser.create()
+    for line in lines:
+        try:
+            (override,) = parser.parse_overrides([line])
+        except Exception:  # Hydra reports a bad override itself; count it as a sweep here
+            keys.add(line.split("=", 1)[0].lstrip("+~"))
+            continue
+        if override.is_sweep_override():
+            keys.add(override.key_or_group)
+    return keys
+
+
+def sweep_name(root: DictConfig) -> str:
+    """The name of a multirun's directory: ``name`` as the multirun's config gives it, the name
+    every job shares (``drift_iw``, ``compare_iw``, ``drift_iw_optuna``); ``multirun`` when the
+    jobs' names differ: a sweep over ``name`` or a preset group, or over a group ``name`` is
+    made of (``method=rft,drift_iw`` with the default ``name``)."""
+    raw = OmegaConf.to_container(root, resolve=False).get("name")
+    swept = _swept_keys(root)
+    if swept & {"name", *_NAMING_GROUPS}:
+        return SWEEP_FALLBACK
+    if isinstance(raw, str) and "${" in raw:
+        if any(re.search(rf"(?<!\w){re.escape(k)}\b", raw) for k in swept):
+            return SWEEP_FALLBACK
+        # Hydra sets its global config (which ``${hydra:...}`` reads) only once a job starts,
+        # after the sweep directory exists: read the multirun config's own ``hydra`` node.
+        probe = copy.deepcopy(root)
+        with read_write(probe), open_dict(probe):
+            probe.name = raw.replace("${hydra:", "${hydra.")
+        try:
+            raw = probe.name
+        except OmegaConfBaseException:  # the job's own config check names the problem
+            return SWEEP_FALLBACK
+    return SWEEP_FALLBACK if raw is None else str(raw)
+
+
+def sweep_dir(parent: str, *, _root_: DictConfig) -> str:
+    """``${sweep_dir:parent}``: a new ``<parent>/<time>_<sweep name>`` directory, made once per
+    multirun. It is kept in the config's resolver cache, which Hydra copies into every job's
+    config (and a launcher pickles with it), so every job resolves the same directory."""
+    cache = OmegaConf.get_cache(_root_)["sweep_dir"]
+    if parent not in cache:
+        cache[parent] = claim_run_dir(parent, sweep_name(_root_))
+    return cache[parent]
+
+
 def register_resolvers() -> None:
-    """``${unique_dir:parent,name}`` (cached, so Hydra's sweep jobs resolve to the same
-    directory) and ``${path_component:text}`` for Hydra's directory settings."""
+    """``${unique_dir:parent,name}`` (cached, so a run resolves its directory once),
+    ``${sweep_dir:parent}`` and ``${path_component:text}`` for Hydra's directory settings."""
     OmegaConf.register_new_resolver("unique_dir", claim_run_dir, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("sweep_dir", sweep_dir, replace=True)
     OmegaConf.register_new_resolver("path_component", path_component, replace=True)
 
 
