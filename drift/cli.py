@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from drift.config import ConfigError, load_config
+from drift.overrides import refuse_unused_overrides
 from drift.utils.io import DataError
 from drift.utils.run_dir import discard_unstarted_run_dir, register_resolvers
 
@@ -35,6 +36,9 @@ def _quiet_libraries() -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float | None:
     try:  # before torch, Lightning and TRL are imported: config errors come fast
+        hydra_cfg = HydraConfig.get()  # Hydra passes the job's config without its hydra node
+        experiment = hydra_cfg.runtime.choices.get("experiment")
+        refuse_unused_overrides(cfg, hydra_cfg.overrides.task, experiment)
         drift_cfg = load_config(cfg)
     except ConfigError as err:
         log.error("config error: %s", err)
@@ -73,8 +77,32 @@ def objective_value(methods: dict[str, dict], objective: str) -> float | None:
     return value
 
 
+# Groups that choose what runs; a command line that sets none of them runs the demo.
+_CHOOSING = ("experiment", "method", "hparams_search")
+
+
+def with_default_experiment(args: list[str]) -> list[str]:
+    """``args`` with ``experiment=demo`` added unless an override chooses what runs: an
+    ``experiment``, an ``hparams_search``, or a ``method`` or one of its keys
+    (``method.beta=0.05``: that method alone). So ``drift``, ``drift seed=1``, ``drift -m
+    seed=0,1,2`` and ``drift compare.drift_iw.beta=0.5`` run the demo (the last with its
+    drift_iw changed; ``+method@compare.grpo=grpo`` adds a method to it)."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        parsed = get_args_parser().parse_args(args)
+    except SystemExit:  # a bad flag: Hydra reports it
+        return args
+    for override in parsed.overrides:
+        key, _, package = override.split("=", 1)[0].lstrip("+~").partition("@")
+        if key.split(".", 1)[0] in _CHOOSING and not package.startswith("compare"):
+            return args
+    return [*args, "experiment=demo"]
+
+
 def main() -> None:
-    """`drift [overrides]`; with no arguments, the embedded demo (`experiment=demo`).
+    """`drift [overrides]`; without an experiment, method or search, the embedded demo
+    (`experiment=demo`, see :func:`with_default_experiment`).
 
     `drift report DIR` tabulates and plots every run under DIR instead.
     """
@@ -82,8 +110,7 @@ def main() -> None:
         from drift.evaluation.aggregate import main as report_main
 
         raise SystemExit(report_main(sys.argv[2:]))
-    if len(sys.argv) == 1:
-        sys.argv.append("experiment=demo")
+    sys.argv[1:] = with_default_experiment(sys.argv[1:])
     _hydra_main()
 
 

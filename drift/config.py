@@ -36,6 +36,7 @@ from drift.enums import (
 )
 from drift.errors import ConfigError, require_identifier, require_non_negative, require_positive
 from drift.models.config import ModelConfig, package_dir
+from drift.overrides import refuse_unused_overrides
 from drift.training.grpo_config import GRPOSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
 
@@ -388,6 +389,8 @@ def load_config(cfg: DictConfig | dict[str, Any]) -> DriftConfig:
     raw = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg.copy()
     with_hydra = "hydra" in raw
     if with_hydra:
+        choices = raw.hydra.runtime.choices
+        refuse_unused_overrides(raw, raw.hydra.overrides.task, choices.get("experiment"))
         raw = OmegaConf.masked_copy(raw, [k for k in raw if k != "hydra"])
     try:
         merged = OmegaConf.merge(OmegaConf.structured(DriftConfig), raw)

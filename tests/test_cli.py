@@ -141,6 +141,7 @@ def _stub_drift(args: list[str]) -> subprocess.CompletedProcess:
     ("args", "name", "jobs"),
     [
         (["-m", "method.beta=0.05,0.5", "seed=0,1"], "drift_iw", 4),  # the README's example
+        (["-m", "seed=0,1"], "demo", 2),
         (["-m", "method=rft", "seed=0,1"], "rft", 2),
         (["-m", "experiment=compare_iw", "method=rft,drift_iw", "seed=0"], "compare_iw", 2),
         (["-m", "method=rft,drift_iw"], "multirun", 2),  # the jobs' names differ
@@ -157,3 +158,43 @@ def test_a_multirun_directory_is_named_after_its_runs(tmp_path, args, name, jobs
     assert sweep.name.endswith(f"_{name}"), sweep.name
     job_dirs = [p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").exists()]
     assert len(job_dirs) == jobs  # every job ran inside it
+
+
+DEMO_METHODS = "reference, uniform_sft, rft, drift_iw"
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "methods"),
+    [
+        (["seed=1"], "demo", DEMO_METHODS),
+        (["trainer.lr=1e-3"], "demo", DEMO_METHODS),
+        (["compare.drift_iw.beta=0.5"], "demo", DEMO_METHODS),
+        (["+method@compare.grpo=grpo"], "demo", f"{DEMO_METHODS}, grpo"),
+        (["method.beta=0.3"], "drift_iw", "drift_iw"),  # a method's key: that method alone
+        (["method=rft", "seed=1"], "rft", "rft"),
+        (["experiment=drift_iw_paper", "task.num_train=8"], "drift_iw_paper", "drift_iw"),
+    ],
+)
+def test_a_command_line_that_chooses_no_method_runs_the_demo(tmp_path, args, name, methods):
+    proc = _stub_drift([*args, "debug=fast", f"paths.log_dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.endswith(f"_{name}"), run.name
+    assert f"{name}: {methods} -> {run}" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "instead"),
+    [
+        (["experiment=demo", "method.beta=0.5"], "write compare.drift_iw.beta=0.5 instead"),
+        (["method.beta=0.5", "experiment=demo"], "write compare.drift_iw.beta=0.5 instead"),
+        (["experiment=attribution_demo", "method=rft"], "+method@compare.rft=rft"),
+        (["-m", "experiment=demo", "method.beta=0.05,0.5"], "compare.drift_iw.beta=0.05"),
+    ],
+)
+def test_an_override_a_comparison_would_not_use_stops_the_run(tmp_path, args, instead):
+    proc = _stub_drift([*args, "debug=fast", f"paths.log_dir={tmp_path}"])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out[-3000:]
+    assert "would be ignored" in out and instead in out
+    assert not list(tmp_path.rglob("*.log"))  # no run directory kept

@@ -44,6 +44,39 @@ def test_demo_compares_four_methods_on_one_task(compose_cfg):
     assert not cfg.methods()["reference"].train
 
 
+@pytest.mark.parametrize(
+    ("overrides", "instead"),
+    [
+        (["experiment=demo", "method.beta=0.5"], "write compare.drift_iw.beta=0.5 instead"),
+        (["experiment=demo", "method=rft"], "rft is among them"),
+        (["experiment=demo", "method=grpo"], "+method@compare.grpo=grpo"),
+        (
+            ["experiment=compare_cost", "method.rounds=3"],
+            "write compare.drift_iw.rounds=3 compare.drift_iw_k3.rounds=3 instead",
+        ),
+        (["experiment=demo", "~method.beta"], "write ~compare.drift_iw.beta instead"),
+    ],
+)
+def test_overrides_a_comparison_would_not_use_are_refused(compose_cfg, overrides, instead):
+    """A comparison trains its own compare.* copies of the methods: the method group is unused."""
+    with pytest.raises(ConfigError, match=re.escape(instead)):
+        load_config(compose_cfg(overrides))
+
+
+def test_overrides_that_a_run_uses_still_pass(compose_cfg):
+    demo = load_config(compose_cfg(["experiment=demo", "compare.drift_iw.beta=0.5"]))
+    assert demo.methods()["drift_iw"].beta == 0.5
+    added = load_config(compose_cfg(["experiment=demo", "+method@compare.grpo=grpo"]))
+    assert list(added.methods())[-1] == "grpo"
+    # Presets of one method per run (multirun jobs, Optuna trials) use the method group.
+    job = load_config(compose_cfg(["experiment=compare_iw", "method=rft", "method.loss_turns=all"]))
+    assert job.methods() == {"rft": job.method} and job.method.loss_turns == "all"
+    trial = load_config(compose_cfg(["hparams_search=drift_iw_optuna", "method.beta=0.3"]))
+    assert trial.methods()["drift_iw"].beta == 0.3
+    paper = load_config(compose_cfg(["experiment=drift_iw_paper", "method.beta=0.2"]))
+    assert paper.methods()["drift_iw"].beta == 0.2
+
+
 def test_single_method_run_uses_method_group(compose_cfg):
     cfg = load_config(compose_cfg(["method=drift_iw", "method.beta=0.05"]))
     assert cfg.methods() == {"drift_iw": cfg.method}
