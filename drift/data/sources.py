@@ -12,7 +12,9 @@ Record formats (``task.format``; ``auto`` detects each record by its fields):
 Math questions (``metamathqa``, ``math``) are wrapped in a prompt asking for
 ``<think>...</think><answer>...</answer>``, after ``task.system_prompt`` when set; ``drift``
 prompts are used as written (with the system prompt prepended if they have none). A bad record
-raises :class:`DataError` naming the file, the line (or record index) and the field.
+raises :class:`DataError` naming the file, the line (or record index) and the field; so do
+invalid UTF-8 (with the byte offset) and a record over ``MAX_RECORD_BYTES`` (1 MiB, with its
+size; a JSONL row is measured while it is read, before it is decoded).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from drift.config import ConfigError, RecordFormat, TaskConfig, TaskSource
 from drift.data.arithmetic import make_arithmetic_split
 from drift.data.embedded import make_split
 from drift.types import Message, Problem
-from drift.utils.io import DataError, read_jsonl
+from drift.utils.io import MAX_RECORD_BYTES, DataError, read_jsonl, read_text
 
 INSTRUCTION = (
     "Think step by step inside <think>...</think>, then give only the final answer inside "
@@ -164,29 +166,44 @@ def _problems(records: Iterator[Record], task: TaskConfig, split: str) -> Iterat
         yield Problem(id=pid, messages=messages, answer=answer, meta=meta)
 
 
+def _check_size(where: str, record: dict[str, Any]) -> None:
+    """DataError when ``record`` takes more than :data:`MAX_RECORD_BYTES` as JSON (a JSONL row
+    is measured before it is decoded, by :func:`read_jsonl`)."""
+    size = len(json.dumps(record, ensure_ascii=False, default=str).encode())
+    if size > MAX_RECORD_BYTES:
+        raise DataError(
+            f"{where}: record of {size} bytes is over the limit of {MAX_RECORD_BYTES} bytes per row"
+        )
+
+
 def _file_records(path: Path) -> Iterator[Record]:
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.suffix == ".jsonl":
-        for index, (lineno, record) in enumerate(read_jsonl(path)):
+        for index, (lineno, record) in enumerate(read_jsonl(path, max_line_bytes=MAX_RECORD_BYTES)):
             yield f"{path}:{lineno}", index, record
         return
     if path.suffix == ".json":
         try:
-            records = json.loads(path.read_text())
+            records = json.loads(read_text(path))
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
         if not isinstance(records, list):
             raise DataError(f"{path}: expected a JSON list of records")
     elif path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        records = pq.read_table(path).to_pylist()
+        try:
+            records = pq.read_table(path).to_pylist()
+        except (pa.ArrowException, OSError) as err:
+            raise DataError(f"{path}: not a readable parquet file ({err})") from None
     else:
         raise DataError(f"{path}: unsupported file type (use .jsonl, .json or .parquet)")
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise DataError(f"{path}: record {index}: expected an object")
+        _check_size(f"{path}: record {index}", record)
         yield f"{path}: record {index}", index, record
 
 
@@ -196,7 +213,9 @@ def _hf_records(task: TaskConfig, split: str) -> Iterator[Record]:
     hf_split = task.splits.get(split, split)
     data = datasets.load_dataset(task.dataset, task.dataset_config, split=hf_split)
     for index, record in enumerate(data):
-        yield f"{task.dataset}[{hf_split}]: record {index}", index, record
+        where = f"{task.dataset}[{hf_split}]: record {index}"
+        _check_size(where, record)
+        yield where, index, record
 
 
 def _generated(task: TaskConfig, split: str) -> list[Problem]:

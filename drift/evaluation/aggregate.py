@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import logging
 import math
 import re
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from drift.evaluation.runs import RunRecord, collect_runs, find_runs, runs_from_results
-from drift.utils.io import DataError, atomic_open
+from drift.utils.io import DataError, atomic_open, read_text
 
 __all__ = [
     "COST_CAPTION",
@@ -231,7 +232,7 @@ def write_summary_csv(rows: Sequence[SummaryRow], path: str | Path) -> None:
 
 def read_summary_csv(path: str | Path) -> list[SummaryRow]:
     """The rows written by :func:`write_summary_csv`."""
-    with Path(path).open(newline="") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:
         reader = csv.DictReader(fh)
         metrics = [c.removesuffix("_mean") for c in reader.fieldnames or [] if c.endswith("_mean")]
         rows = []

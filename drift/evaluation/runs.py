@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from drift.utils.io import DataError, read_jsonl
+from drift.utils.io import DataError, read_jsonl, read_text
 
 # Overrides that never tell two configurations apart (first dotted component of the key);
 # the ``method`` group choice itself is dropped too (see _config_overrides).
@@ -53,7 +53,7 @@ def load_run(run_dir: str | Path) -> list[RunRecord]:
     run_dir = Path(run_dir)
     path = run_dir / "results.json"
     try:
-        results = json.loads(path.read_text())
+        results = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
     methods = results.get("methods") if isinstance(results, dict) else None
@@ -126,14 +126,14 @@ def load_scores(path: str | Path) -> dict[str, np.ndarray]:
 def _read_overrides(path: Path) -> list[str]:
     if not path.exists():
         return []
-    data = yaml.safe_load(path.read_text()) or []
+    data = yaml.safe_load(read_text(path)) or []
     if not isinstance(data, list) or not all(isinstance(o, str) for o in data):
         raise DataError(f"{path}: expected a list of 'key=value' strings")
     return data
 
 
 def _read_seed(path: Path, overrides: Sequence[str]) -> int | None:
-    config = yaml.safe_load(path.read_text()) if path.exists() else None
+    config = yaml.safe_load(read_text(path)) if path.exists() else None
     value = config.get("seed") if isinstance(config, dict) else None
     if value is None:
         value = next((o.split("=", 1)[1] for o in overrides if o.startswith("seed=")), None)
@@ -164,7 +164,7 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
     return data if isinstance(data, dict) else {}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from drift.types import Problem, Trajectory
-from drift.utils.io import DataError, read_jsonl, write_jsonl
+from drift.utils.io import DataError, read_jsonl, read_text, write_jsonl
 from drift.utils.progress import progress
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -93,7 +93,7 @@ def _read_partial(path: Path) -> tuple[list[Trajectory], bool]:
     terminated but unparsable); that line is left out. A bad line elsewhere raises DataError."""
     if not path.exists():
         return [], False
-    lines = path.read_text().split("\n")
+    lines = read_text(path).split("\n")
     truncated = bool(lines.pop().strip())  # text after the last newline: an unfinished line
     records: list[Trajectory] = []
     for lineno, line in enumerate(lines, start=1):

@@ -13,7 +13,7 @@ import pytest
 
 from drift.config import ConfigError, RecordFormat, TaskConfig, TaskSource
 from drift.data.sources import INSTRUCTION, extract_boxed, load_problems
-from drift.utils.io import DataError
+from drift.utils.io import MAX_RECORD_BYTES, DataError
 
 METAMATH = [
     {"query": "What is 1+1?", "response": "1+1=2.\nThe answer is: 2", "type": "MATH_AnsAug"},
@@ -102,6 +102,48 @@ def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
     path.write_text(json.dumps(METAMATH[0]) + "\n{not json\n")
     with pytest.raises(DataError, match=r"bad\.jsonl:2: malformed JSON"):
         load_problems(_file_task(path), "train")
+
+
+def test_non_utf8_task_files_name_file_line_and_byte_offset(tmp_path: Path) -> None:
+    good = json.dumps(METAMATH[0]).encode()
+    bad = json.dumps({"query": "Caf\u00e9?", "response": "The answer is: 1"}).encode()
+    bad = bad.replace(b"\\u00e9", b"\xe9")  # the file was saved as Latin-1
+    (tmp_path / "latin1.jsonl").write_bytes(good + b"\n" + bad + b"\n")
+    offset = len(good) + 1 + bad.index(b"\xe9")
+    with pytest.raises(
+        DataError, match=rf"latin1\.jsonl:2: not valid UTF-8 at byte offset {offset}"
+    ):
+        load_problems(_file_task(tmp_path / "latin1.jsonl"), "train")
+    (tmp_path / "latin1.json").write_bytes(b"[\n" + good + b",\n" + bad + b"\n]\n")
+    offset = 2 + len(good) + 2 + bad.index(b"\xe9")
+    with pytest.raises(
+        DataError, match=rf"latin1\.json:3: not valid UTF-8 at byte offset {offset}"
+    ):
+        load_problems(_file_task(tmp_path / "latin1.json"), "train")
+
+
+def test_rows_over_the_size_limit_are_refused_with_file_line_and_size(tmp_path: Path) -> None:
+    huge = {"query": "x" * MAX_RECORD_BYTES, "response": "The answer is: 1"}
+    size = len(json.dumps(huge))
+    _write_jsonl(tmp_path / "big.jsonl", [METAMATH[0], huge])
+    with pytest.raises(DataError, match=rf"big\.jsonl:2: row of {size} bytes .*over the limit"):
+        load_problems(_file_task(tmp_path / "big.jsonl"), "train")
+    (tmp_path / "big.json").write_text(json.dumps([METAMATH[0], huge]))
+    with pytest.raises(DataError, match=rf"big\.json: record 1: record of {size} bytes"):
+        load_problems(_file_task(tmp_path / "big.json"), "train")
+    pq.write_table(pa.Table.from_pylist([METAMATH[0], huge]), tmp_path / "big.parquet")
+    with pytest.raises(DataError, match=r"big\.parquet: record 1: record of \d+ bytes"):
+        load_problems(_file_task(tmp_path / "big.parquet"), "train")
+    # Rows within the limit load as before.
+    fits = {"query": "x" * (MAX_RECORD_BYTES // 2), "response": "The answer is: 1"}
+    _write_jsonl(tmp_path / "fits.jsonl", [fits])
+    assert [p.answer for p in load_problems(_file_task(tmp_path / "fits.jsonl"), "train")] == ["1"]
+
+
+def test_unreadable_parquet_is_named(tmp_path: Path) -> None:
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(DataError, match=r"broken\.parquet: not a readable parquet file"):
+        load_problems(_file_task(tmp_path / "broken.parquet"), "train")
 
 
 @pytest.mark.parametrize(

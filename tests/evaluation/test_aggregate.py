@@ -23,6 +23,7 @@ from drift.evaluation.aggregate import (
 )
 from drift.evaluation.report import markdown_table, print_results, print_table, results_markdown
 from drift.evaluation.runs import RunRecord
+from drift.utils.io import DataError
 
 
 def _rows_by_label(rows: list[SummaryRow]) -> dict[str, SummaryRow]:
@@ -113,6 +114,9 @@ def test_summary_csv_round_trip(sweep_dir, tmp_path):
             assert (math.isnan(std) and math.isnan(after.std[key])) or after.std[key] == std
     assert "lone" not in path.read_text().splitlines()[0]
     assert path.read_text().splitlines()[0].startswith("method,config,n,seeds,acc@1_mean,acc@1_std")
+    path.write_bytes(path.read_bytes() + b"caf\xe9,,1,,0.5,0.1\n")
+    with pytest.raises(DataError, match=rf"summary\.csv:{len(back) + 2}: not valid UTF-8"):
+        read_summary_csv(path)
 
 
 def test_report_command_writes_tables_and_plots(sweep_dir, tmp_path, capsys):

@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -62,6 +63,21 @@ def test_bad_results_name_file_and_field(tmp_path):
         collect_runs(tmp_path)
     (tmp_path / "r" / "results.json").write_text(json.dumps({"methods": {"m": [0.1]}}))
     with pytest.raises(DataError, match=r"field 'methods.m'"):
+        collect_runs(tmp_path)
+
+
+def test_non_utf8_run_files_name_file_and_line(tmp_path):
+    run = write_run(tmp_path / "r", {"m": {"acc@1": 0.5}}, ["seed=1"], seed=1)
+    results = (run / "results.json").read_bytes()
+    for name in (".hydra/overrides.yaml", ".hydra/config.yaml", "results.json"):
+        path = run / name
+        path.write_bytes(path.read_bytes() + b"# caf\xe9\n")
+        with pytest.raises(DataError, match=rf"{re.escape(name)}:\d+: not valid UTF-8"):
+            collect_runs(tmp_path)
+        path.write_bytes(results if name == "results.json" else b"")
+    (run / "m").mkdir()
+    (run / "m" / "metrics.json").write_bytes(b'{"note": "\xff"}')
+    with pytest.raises(DataError, match=r"metrics\.json:1: not valid UTF-8 at byte offset 10"):
         collect_runs(tmp_path)
 
 

@@ -139,6 +139,18 @@ def test_corrupt_partial_line_in_the_middle_raises(tmp_path: Path) -> None:
         _collect(path, _problems(2), 1, Recorder())
 
 
+def test_non_utf8_trajectory_files_name_file_and_line(tmp_path: Path) -> None:
+    lines = [json.dumps(t.to_dict()).encode() for t in _sample(_problems(2))]
+    lines[2] = lines[2].replace(b"Incorrect.", b"Incorrect\xff")
+    data = b"\n".join(lines) + b"\n"
+    (tmp_path / "bad.jsonl").write_bytes(data)
+    with pytest.raises(DataError, match=r"bad\.jsonl:3: not valid UTF-8 at byte offset \d+"):
+        read_trajectories(tmp_path / "bad.jsonl")
+    (tmp_path / "r.partial.jsonl").write_bytes(data)  # an interrupted run's file, resumed
+    with pytest.raises(DataError, match=r"r\.partial\.jsonl:3: not valid UTF-8"):
+        _collect(tmp_path / "r.jsonl", _problems(2), 1, Recorder())
+
+
 def test_stray_and_duplicate_chunk_output_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not in its chunk"):
         _collect(tmp_path / "a.jsonl", _problems(2), 1, lambda c: _sample(_problems(2)))

@@ -1,0 +1,71 @@
+"""Reading user text files: invalid UTF-8 and over-long rows are DataErrors naming file, line,
+byte offset and size; an over-long row is never held whole in memory."""
+
+import json
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from drift.utils.io import DataError, read_jsonl, read_lines, read_text
+
+
+def test_invalid_utf8_in_jsonl_names_file_line_and_byte_offset(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    first = json.dumps({"a": 1}).encode() + b"\n"
+    path.write_bytes(first + b'{"b": "caf\xe9"}\n')
+    offset = len(first) + len(b'{"b": "caf')
+    with pytest.raises(
+        DataError, match=rf"latin1\.jsonl:2: not valid UTF-8 at byte offset {offset}"
+    ):
+        list(read_jsonl(path))
+
+
+def test_invalid_utf8_in_a_whole_file_read_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    head = b'[\n  {"a": 1},\n  {"b": "'
+    path.write_bytes(head + b'\xff"}\n]\n')
+    with pytest.raises(DataError, match=rf"t\.json:3: not valid UTF-8 at byte offset {len(head)}"):
+        read_text(path)
+
+
+def test_a_byte_order_mark_is_dropped_and_offsets_count_it(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n')
+    assert [r for _, r in read_jsonl(path)] == [{"a": 1}, {"a": 2}]
+    assert read_text(path).startswith('{"a": 1}')
+    head = b'\xef\xbb\xbf{"a": "'  # the mark's 3 bytes count
+    path.write_bytes(head + b'\x80"}\n')
+    with pytest.raises(
+        DataError, match=rf"bom\.jsonl:1: not valid UTF-8 at byte offset {len(head)}"
+    ):
+        read_text(path)
+
+
+def test_a_row_over_the_limit_names_file_line_and_size(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    rows = [{"q": "x" * 10}, {"q": "y" * 200}, {"q": "z"}]
+    lines = [json.dumps(r).encode() for r in rows]
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    limit = len(lines[1]) - 1
+    with pytest.raises(DataError, match=rf"rows\.jsonl:2: row of {len(lines[1])} bytes"):
+        list(read_jsonl(path, max_line_bytes=limit))
+    # Exactly at the limit (the line ending does not count): read as usual.
+    assert [r for _, r in read_jsonl(path, max_line_bytes=limit + 1)] == rows
+
+
+def test_a_huge_row_is_measured_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "huge.jsonl"
+    size = 8 << 20  # 8 MiB on one line, no newline at the end
+    with path.open("wb") as fh:
+        fh.write(b'{"q": "ok"}\n{"q": "')
+        fh.write(b"x" * (size - len(b'{"q": "') - 2))
+        fh.write(b'"}')
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=rf"huge\.jsonl:2: row of {size} bytes .* 1024 bytes"):
+            list(read_lines(path, max_line_bytes=1024))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 16, f"peak {peak} bytes while measuring a {size}-byte row"
