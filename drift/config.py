@@ -118,6 +118,14 @@ class RolloutConfig:
     max_new_tokens: int = 24
     batch_size: int = 1024
     chunk_prompts: int = 250
+    max_prompt_tokens: int = field(
+        default=4096,
+        metadata={
+            "help": "longest prompt (chat template applied, in tokens) sent to generation; "
+            "longer ones are skipped with a warning. 4096 holds any math problem with its "
+            "instructions, and a stray huge row cannot exhaust memory"
+        },
+    )
     device: str | None = None
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
@@ -130,7 +138,13 @@ class RolloutConfig:
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key in ("num_samples", "max_new_tokens", "batch_size", "chunk_prompts"):
+        for key in (
+            "num_samples",
+            "max_new_tokens",
+            "batch_size",
+            "chunk_prompts",
+            "max_prompt_tokens",
+        ):
             require_positive(f"rollout.{key}", getattr(self, key))
         require_non_negative("rollout.temperature", self.temperature)
         if not 0 < self.top_p <= 1:

@@ -33,7 +33,6 @@ from drift.attribution.scoring_config import Refinement, ScoringMethod
 from drift.attribution.select import drop_negative, scores_to_weights, select_top
 from drift.config import ConfigError, DriftConfig, MethodConfig, MethodFamily
 from drift.data.pool import Pool
-from drift.data.sources import load_problems
 from drift.evaluation.ranking import auroc, spearman
 from drift.evaluation.report import markdown_table, print_table
 from drift.models.factory import export_hf
@@ -44,6 +43,7 @@ from drift.pipeline.attribution_warmup import ensure_warmup, load_base, study_tr
 from drift.pipeline.evaluate import evaluate_policy_dir
 from drift.pipeline.loggers import build_loggers, close_loggers, log_metrics
 from drift.pipeline.rollouts import ensure_rollouts, validation_config
+from drift.rollout.prompts import load_prompts
 from drift.training.fit import train_policy
 from drift.types import Problem, Trajectory
 from drift.utils.hashing import config_hash
@@ -258,7 +258,7 @@ def run_attribution(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any
     bank = FeatureBank(cfg, warmup, pool.examples, feature_device(cfg))
     task = study_task(cfg)
     data = StudyData(bank, pool.examples, queries, rollouts, cfg.seed, task)
-    test = load_problems(cfg.task, "test")
+    test = load_prompts(cfg, "test", str(warmup.policy_dir))
     results = {
         name: run_method(cfg, name, method, data, pool, test, run_dir, resolved)
         for name, method in methods.items()

@@ -33,11 +33,11 @@ from drift.attribution.store import FeatureStore
 from drift.attribution.targets import TargetSet
 from drift.config import DriftConfig, MethodConfig
 from drift.data.chat import EncodedExample, encode_examples
-from drift.data.sources import load_problems
 from drift.models.factory import load_policy
 from drift.pipeline.attribution_features import feature_device
 from drift.pipeline.attribution_scores import signed_influence
 from drift.pipeline.rollouts import ensure_rollouts, policy_key, validation_config
+from drift.rollout.prompts import load_prompts
 from drift.types import Problem, TrainExample, Trajectory
 from drift.utils.hashing import config_hash
 from drift.utils.io import write_json
@@ -70,9 +70,10 @@ def influence_weighted(
     return out, {**stats, "influence/negative_fraction": float((scores < 0).mean())}
 
 
-def validation_queries(cfg: DriftConfig, num_queries: int) -> list[Problem]:
-    """The first ``num_queries`` problems of the val split (all of them if it is smaller)."""
-    queries = load_problems(cfg.task, "val")[:num_queries]
+def validation_queries(cfg: DriftConfig, num_queries: int, policy: str) -> list[Problem]:
+    """The first ``num_queries`` problems of the val split (all of them if it is smaller) whose
+    prompts fit ``rollout.max_prompt_tokens`` under ``policy``'s chat template."""
+    queries = load_prompts(cfg, "val", policy)[:num_queries]
     if len(queries) < num_queries:
         log.info("influence: the val split has %d of %d queries", len(queries), num_queries)
     return queries
@@ -84,7 +85,7 @@ def trajectory_influence(
     """Influence scores [N] of ``trajectories`` (in their order) under ``policy``, and stats."""
     inf, scoring = method.influence, method.scoring
     assert inf is not None and scoring is not None  # checked by MethodConfig
-    queries = validation_queries(cfg, inf.num_queries)
+    queries = validation_queries(cfg, inf.num_queries, policy)
     vcfg = validation_config(cfg, inf.rollouts_per_query, inf.val_max_turns or cfg.task.max_turns)
     upstream = (
         policy_key(cfg, policy),  # not where the cache is

@@ -12,7 +12,6 @@ import lightning
 import torch
 
 from drift.config import DriftConfig, MethodConfig, MethodFamily, TrainerConfig
-from drift.data.sources import load_problems
 from drift.evaluation.report import print_results, results_markdown
 from drift.pipeline.cost import method_cost
 from drift.pipeline.evaluate import evaluate_policy_dir
@@ -20,6 +19,7 @@ from drift.pipeline.loggers import add_artifact, build_loggers, close_loggers, l
 from drift.pipeline.methods import train_method
 from drift.pipeline.reference import ensure_reference
 from drift.pipeline.rollouts import RolloutSet, ensure_rollouts, rollout_path
+from drift.rollout.prompts import load_prompts
 from drift.training.grpo import train_grpo
 from drift.training.grpo_config import GRPOSettings
 from drift.types import Problem
@@ -82,8 +82,8 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     methods = cfg.methods()
     reference = ensure_reference(cfg)
-    test_problems = load_problems(cfg.task, "test")
-    train_problems = load_problems(cfg.task, "train")
+    test_problems = load_prompts(cfg, "test", reference)
+    train_problems = load_prompts(cfg, "train", reference)
     rollouts = None
     if any(m.train and m.family == MethodFamily.IW for m in methods.values()):
         rollouts = ensure_rollouts(cfg, reference, train_problems)
