@@ -66,8 +66,9 @@ def build_trainer(
     model: nn.Module | None = None,
 ) -> pl.Trainer:
     """A Lightning Trainer for weighted SFT: our own step sampler, checkpoints under
-    ``output_dir/checkpoints`` (deleted after the fit unless ``trainer.keep_checkpoints``), a Rich progress bar on a TTY and plain log lines otherwise,
-    plus ``extra_callbacks`` (e.g. the attribution warm-up's optimiser-state snapshots).
+    ``output_dir/checkpoints`` (deleted after the fit unless ``trainer.keep_checkpoints``), a
+    Rich progress bar on a TTY and plain log lines otherwise, plus ``extra_callbacks`` (e.g.
+    the attribution warm-up's optimiser-state snapshots).
     ``model`` (the HF model to train) is needed by ``trainer.strategy=fsdp``."""
     tty = progress and sys.stderr.isatty()
     callbacks: list[Callback] = [ModelCheckpoint(dirpath=Path(output_dir) / "checkpoints")]
