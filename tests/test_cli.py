@@ -104,12 +104,29 @@ finally:
 """
 
 
-def test_a_config_error_is_reported_before_torch_lightning_or_trl_load(tmp_path):
-    cmd = [sys.executable, "-c", IMPORTS_ON_CONFIG_ERROR, "method.beta=0"]
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["method.beta=0"], "method.beta must be > 0"),
+        (
+            ["model.name_or_path=/no/such/model"],
+            "model.name_or_path: /no/such/model does not exist",
+        ),
+        (
+            ["model.name_or_path={tmp}", "+model.gguf_file=m.Q8_0.gguf"],
+            "model.gguf_file: {tmp}/m.Q8_0.gguf does not exist",
+        ),
+    ],
+)
+def test_a_config_error_is_reported_before_torch_lightning_or_trl_load(
+    tmp_path, overrides, message
+):
+    overrides = [o.format(tmp=tmp_path) for o in overrides]
+    cmd = [sys.executable, "-c", IMPORTS_ON_CONFIG_ERROR, *overrides]
     cmd.append(f"paths.log_dir={tmp_path}")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "method.beta must be > 0" in proc.stdout + proc.stderr
+    assert message.format(tmp=tmp_path) in proc.stdout + proc.stderr
     assert "imported: []" in proc.stdout
 
 

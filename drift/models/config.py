@@ -7,7 +7,10 @@ full fine-tuning) and ``model.warmup`` the supervised warm-up that makes the tin
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drift.enums import Architecture, DType
 from drift.errors import ConfigError, require_non_negative, require_positive
@@ -94,6 +97,27 @@ def package_dir(name: str) -> str:
     return str(next(iter(spec.submodule_search_locations)))
 
 
+# A hub model id: ``name`` or ``org/name`` (what ``from_pretrained`` looks up on the hub).
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def looks_local(name_or_path: str) -> bool:
+    """Whether ``name_or_path`` names a local path rather than a hub id: absolute, starting
+    with ``./``, ``../`` or ``~``, or with a separator without being ``org/name``."""
+    seps = [s for s in (os.sep, os.altsep) if s]
+    return (
+        os.path.isabs(name_or_path)
+        or name_or_path in (".", "..")
+        or name_or_path.startswith(("~", *(f"{d}{s}" for d in (".", "..") for s in seps)))
+        or (any(s in name_or_path for s in seps) and not _HUB_ID.fullmatch(name_or_path))
+    )
+
+
+def _missing(path: str) -> str:
+    hint = " (~ is not expanded: write the full path)" if path.startswith("~") else ""
+    return f"{path} does not exist{hint}"
+
+
 @dataclass
 class ModelConfig:
     """Which model to start from: a HF name or local path, or the tiny model (``tiny``).
@@ -115,6 +139,23 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.gguf_file is not None and self.is_tiny:
             raise ConfigError("model.gguf_file needs model.name_or_path to be its directory")
+        self._check_source()
+
+    def _check_source(self) -> None:
+        """A local model path or GGUF file that is not there stops the run at start-up, not
+        when a stage first loads the model (a hub id is left to the hub, not contacted here)."""
+        if self.is_tiny:
+            return
+        path = self.name_or_path
+        if looks_local(path) and not Path(path).exists():
+            raise ConfigError(
+                f"model.name_or_path: {_missing(path)} (a local path; a hub model is org/name)"
+            )
+        if self.gguf_file is not None and not (Path(path) / self.gguf_file).is_file():
+            raise ConfigError(
+                f"model.gguf_file: {_missing(str(Path(path) / self.gguf_file))} (the file is "
+                "read from the local directory model.name_or_path)"
+            )
 
     @property
     def is_tiny(self) -> bool:

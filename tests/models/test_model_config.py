@@ -1,4 +1,6 @@
 import importlib.util
+import re
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,40 @@ def test_bad_model_values_name_their_key(make, key):
 def test_tiny_is_the_default_and_named_models_are_not():
     assert ModelConfig().is_tiny
     assert not ModelConfig(name_or_path="Qwen/Qwen2.5-0.5B-Instruct").is_tiny
+
+
+@pytest.mark.parametrize("missing", ["{tmp}/no_model", "./no_model", "../no_model", "~/no_model"])
+def test_a_local_model_path_that_does_not_exist_is_a_config_error(tmp_path, monkeypatch, missing):
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    path = missing.format(tmp=tmp_path)
+    with pytest.raises(ConfigError, match=r"^model\.name_or_path: .*no_model does not exist"):
+        ModelConfig(name_or_path=path)
+    if not path.startswith("~"):  # the loaders do not expand ~, so it stays an error
+        Path(path).mkdir()
+        assert ModelConfig(name_or_path=path).name_or_path == path
+
+
+def test_hub_ids_are_not_checked_against_the_disk(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no such directories here; nothing asks the hub either
+    for hub_id in ("Qwen/Qwen2.5-0.5B-Instruct", "gpt2", "org/name-v1.5_x"):
+        assert ModelConfig(name_or_path=hub_id).name_or_path == hub_id
+    with pytest.raises(ConfigError, match=r"model\.name_or_path: a/b/c does not exist"):
+        ModelConfig(name_or_path="a/b/c")  # two separators: a path, not org/name
+
+
+def test_a_gguf_file_that_does_not_exist_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"^model\.gguf_file: .*nope\.gguf does not exist"):
+        ModelConfig(name_or_path=str(tmp_path), gguf_file="nope.gguf")
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    assert ModelConfig(name_or_path=str(tmp_path), gguf_file="m.gguf").gguf_file == "m.gguf"
+
+
+def test_a_missing_model_path_stops_the_composed_config(compose_cfg, tmp_path):
+    overrides = ["model=qwen2.5-0.5b-instruct", f"model.name_or_path={tmp_path}/qwen"]
+    message = f"model.name_or_path: {tmp_path}/qwen does not exist"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(compose_cfg(overrides))
 
 
 def test_composed_model_group_reaches_the_dataclasses(compose_cfg):
