@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import secrets
 import shutil
-import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from drift.data.tokenizer import build_char_tokenizer
 from drift.enums import Architecture
 from drift.models.config import LoraConfig, ModelConfig, TinyModelConfig
 from drift.utils.distributed import Ranks, on_every_rank
+from drift.utils.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,8 @@ def export_hf(
     out_dir: str | Path,
     merge_lora: bool = True,
 ) -> Path:
-    """Save ``model`` and ``tokenizer`` to ``out_dir`` atomically (temp dir, then rename).
+    """Save ``model`` and ``tokenizer`` to ``out_dir`` atomically (temp dir, then rename),
+    with a manifest of its files written last (:mod:`drift.utils.manifest`).
 
     A LoRA model is merged into its base first (on a copy, ``model`` is left as it is) unless
     ``merge_lora`` is False (``model.lora.merge_on_export``), in which case only the adapter
@@ -169,12 +171,14 @@ def _save(
     to_save = model
     if isinstance(model, PeftModel) and merge_lora:
         to_save = copy.deepcopy(model).merge_and_unload()
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    tmp = _fresh_dir(out, ".tmp")
     try:
         to_save.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        _usual_modes(tmp)
+        write_manifest(tmp)  # last: a directory with a matching manifest is complete
         if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            old = _fresh_dir(out, ".old")
             os.replace(out, old)
             os.replace(tmp, out)
             shutil.rmtree(old)
@@ -183,3 +187,22 @@ def _save(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _fresh_dir(out: Path, suffix: str) -> Path:
+    """A new empty directory beside ``out``, made with ``mkdir`` so that it gets the umask's
+    mode like any other directory (``tempfile.mkdtemp`` makes it 0700: a cache shared by a
+    group would be unreadable to the group)."""
+    path = out.parent / f".{out.name}.{secrets.token_hex(8)}{suffix}"
+    path.mkdir()
+    return path
+
+
+def _usual_modes(directory: Path) -> None:
+    """Give everything below ``directory`` the modes the umask gives new files and directories
+    (``save_pretrained`` writes ``model.safetensors`` 0600, through a temporary file)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in directory.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)

@@ -13,7 +13,6 @@ resolver ``${package_dir:NAME}`` (the ``smollm2-135m-instruct`` preset: ``llm_sm
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,9 @@ from typing import Any
 import torch
 
 from drift.errors import ConfigError
+from drift.utils.manifest import file_digest, reusable
 
 log = logging.getLogger(__name__)
-
-_HASH_CHUNK = 1 << 22
 
 
 def gguf_path(directory: str, gguf_file: str) -> Path:
@@ -33,15 +31,6 @@ def gguf_path(directory: str, gguf_file: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"model.gguf_file: {path} does not exist")
     return path
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex), read in 4 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_gguf(directory: str, gguf_file: str) -> tuple[Any, Any]:
@@ -73,13 +62,13 @@ def ensure_gguf_export(directory: str, gguf_file: str, cache_dir: str | Path) ->
     """The HF directory converted from ``directory/gguf_file`` (built once, cached by content).
 
     The directory is ``<cache_dir>/gguf-<sha256 of the file, 16 hex>``; it is written
-    atomically, so a directory with a ``config.json`` is complete.
+    atomically with a manifest, and one whose files do not match the manifest is rebuilt.
     """
     from drift.models.factory import export_hf
 
     path = gguf_path(directory, gguf_file)
     out = Path(cache_dir) / f"gguf-{file_digest(path)[:16]}"
-    if (out / "config.json").exists():
+    if reusable(out, "GGUF conversion"):
         return out
     log.info("converting %s to a Hugging Face directory -> %s", path, out)
     model, tokenizer = load_gguf(directory, gguf_file)

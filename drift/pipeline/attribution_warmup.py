@@ -5,7 +5,8 @@ optimiser steps, the trainable parameters and their AdamW state (``exp_avg``, ``
 ``step``, keyed by parameter name) together with the mean learning rate since the previous
 snapshot: what LESS needs for its Adam-preconditioned, learning-rate-weighted features. The
 final snapshot is also exported as an HF directory (rollouts, evaluation). Everything is cached
-under ``paths.cache_dir`` by a hash of the config it depends on.
+under ``paths.cache_dir`` by a hash of the config it depends on, with a manifest of its files
+written last; a cached warm-up that does not match its manifest is redone, with a warning.
 
 The base is the untrained ``model`` (for ``tiny``: a fresh init drawn from the run seed), or the
 cached reference policy when ``model.warmup.enabled``; warm-up and every retrain start from it.
@@ -34,8 +35,10 @@ from drift.models.factory import apply_lora, export_hf, load_policy
 from drift.pipeline.reference import ensure_reference
 from drift.training.fit import train_policy
 from drift.types import TrainExample
+from drift.utils.distributed import Ranks, on_every_rank
 from drift.utils.hashing import config_hash
 from drift.utils.io import atomic_open, write_json
+from drift.utils.manifest import reusable, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +163,11 @@ def ensure_warmup(cfg: DriftConfig, pool: Pool, pool_key: str) -> Warmup:
     """Warm the base up on the pool (once per config) and return its snapshots."""
     key = warmup_key(cfg, pool_key)
     out = Path(cfg.paths.cache_dir) / f"attr-warmup-{key}"
-    meta_path = out / "meta.json"
-    if not meta_path.exists():
-        _run_warmup(cfg, pool, out)
-    else:
+    if reusable(out, "attribution warm-up"):
         log.info("reusing warm-up %s", out)
-    meta = json.loads(meta_path.read_text())
+    else:
+        _run_warmup(cfg, pool, out)
+    meta = json.loads((out / "meta.json").read_text())
     checkpoints = [
         Checkpoint(i, c["step"], c["mean_lr"], out / c["dir"], f"{key}/{c['dir']}")
         for i, c in enumerate(meta["checkpoints"])
@@ -201,6 +203,8 @@ def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path) -> None:
         {"step": step, "mean_lr": lr, "dir": path.name} for step, lr, path in snapshots.saved
     ]
     write_json(out / "meta.json", {"checkpoints": checkpoints, "steps": result.steps})
+    ranks = Ranks.current()  # the fit's process group, if it started one
+    on_every_rank(lambda: write_manifest(out) if ranks.is_main else None, ranks)
 
 
 def load_state(ckpt: Checkpoint) -> dict[str, Any]:

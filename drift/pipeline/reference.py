@@ -11,6 +11,7 @@ from drift.data.embedded import warmup_examples
 from drift.models.factory import export_hf, load_policy
 from drift.training.fit import train_policy
 from drift.utils.hashing import config_hash
+from drift.utils.manifest import reusable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def ensure_reference(cfg: DriftConfig) -> str:
 
     A model built from a config (``model.name_or_path: tiny``) is built once, warmed up if
     configured, and cached in HF format, so every stage and method starts from the same weights;
-    a GGUF model (``model.gguf_file``) is converted once to an HF directory in the cache.
+    a GGUF model (``model.gguf_file``) is converted once to an HF directory in the cache. A
+    cached directory whose files do not match its manifest is rebuilt, with a warning.
     """
     if cfg.model.gguf_file is not None:
         from drift.models.gguf import ensure_gguf_export
@@ -60,7 +62,7 @@ def ensure_reference(cfg: DriftConfig) -> str:
     if cfg.model.warmup.enabled and cfg.task.name != TaskSource.EMBEDDED:
         raise ConfigError("model.warmup.enabled is only supported with task=embedded")
     out = Path(cfg.paths.cache_dir) / f"reference-{reference_key(cfg)}"
-    if (out / "config.json").exists():
+    if reusable(out, "reference policy"):
         log.info("reusing reference policy %s", out)
         return str(out)
     model, tokenizer = load_policy(cfg.model)

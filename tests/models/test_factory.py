@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from drift.config import ConfigError, DType, load_config
 from drift.data.tokenizer import build_char_tokenizer
 from drift.models.config import LoraConfig, ModelConfig, TinyModelConfig
 from drift.models.factory import apply_lora, build_tiny_model, export_hf, load_policy
+from drift.utils.manifest import MANIFEST, check_manifest
 
 PROMPT = "<|user|>5 3 2 4 odd<|end|><|assistant|><answer>3</answer><|end|>"
 
@@ -122,3 +125,23 @@ def test_lora_trains_only_adapters_and_export_merges(tmp_path: Path) -> None:
     assert any("lora_" in n for n, _ in peft_model.named_parameters())  # caller's model intact
     adapter_dir = export_hf(peft_model, tok, tmp_path / "adapter", merge_lora=False)
     assert (adapter_dir / "adapter_config.json").exists()
+
+
+@pytest.mark.parametrize(("umask", "dirs", "files"), [(0o002, 0o775, 0o664), (0o022, 0o755, 0o644)])
+def test_export_honours_the_umask_and_writes_a_manifest(tmp_path, umask, dirs, files) -> None:
+    """A shared cache must be readable by the group: the exported directory and its files get
+    the umask's modes like any other, not a temporary directory's 0700."""
+    model, tok = load_policy(ModelConfig())
+    previous = os.umask(umask)
+    try:
+        out = export_hf(model, tok, tmp_path / "policy")
+        export_hf(model, tok, tmp_path / "policy")  # replacing it keeps the modes too
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == dirs
+    for path in out.rglob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) == (dirs if path.is_dir() else files), path
+    assert check_manifest(out) is None
+    assert {"config.json", "model.safetensors"} <= set(
+        json.loads((out / MANIFEST).read_text())["files"]
+    )

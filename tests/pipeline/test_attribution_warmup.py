@@ -1,12 +1,16 @@
-"""The attribution warm-up's snapshots need whole parameters and optimiser states."""
+"""The attribution warm-up: snapshots of whole parameters and optimiser states, and its cache."""
 
+import logging
 from types import SimpleNamespace
 
 import pytest
 from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
 
-from drift.config import ConfigError, TrainerConfig
-from drift.pipeline.attribution_warmup import AdamSnapshots
+from drift.config import ConfigError, TrainerConfig, load_config
+from drift.pipeline import attribution_warmup
+from drift.pipeline.attribution_pool import study_pool
+from drift.pipeline.attribution_warmup import AdamSnapshots, ensure_warmup, load_state
+from drift.utils.manifest import MANIFEST, check_manifest
 
 
 def test_snapshots_refuse_a_sharding_strategy(tmp_path):
@@ -15,3 +19,51 @@ def test_snapshots_refuse_a_sharding_strategy(tmp_path):
     with pytest.raises(ConfigError, match=r"trainer.strategy=fsdp.*trainer=ddp"):
         snapshots.on_fit_start(SimpleNamespace(strategy=FSDPStrategy()), module)
     snapshots.on_fit_start(SimpleNamespace(strategy=DDPStrategy()), module)  # replicated: fine
+
+
+STUDY = [
+    "experiment=attribution_demo",
+    "debug=attribution_fast",
+    "study.pool_size=16",
+    "model.warmup.steps=2",
+    "study.warmup_steps=2",
+    "study.checkpoints=2",
+    "trainer.micro_batch_size=8",
+    "trainer.effective_batch_size=8",
+]
+
+
+@pytest.mark.parametrize(
+    ("damage", "mismatch"),
+    [
+        (lambda w: _cut(w / "ckpt-00" / "state.pt"), "ckpt-00/state.pt has 100 bytes"),
+        (lambda w: (w / MANIFEST).unlink(), "no manifest"),
+    ],
+)
+def test_a_broken_cached_warmup_is_named_and_redone(
+    compose_cfg, monkeypatch, caplog, damage, mismatch
+):
+    cfg = load_config(compose_cfg(STUDY))
+    pool, pool_key = study_pool(cfg)
+    fits = []
+    real_fit = attribution_warmup.train_policy
+    monkeypatch.setattr(
+        attribution_warmup, "train_policy", lambda *a, **k: fits.append(1) or real_fit(*a, **k)
+    )
+    first = ensure_warmup(cfg, pool, pool_key)
+    out = first.final.path.parent
+    assert ensure_warmup(cfg, pool, pool_key).key == first.key and len(fits) == 1  # reused
+    assert check_manifest(out, content=True) is None
+    damage(out)
+    caplog.set_level(logging.WARNING)
+    again = ensure_warmup(cfg, pool, pool_key)
+    assert len(fits) == 2  # redone, not reused
+    (warning,) = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"attribution warm-up {out} is broken: {mismatch}" in warning
+    assert check_manifest(out, content=True) is None
+    assert [c.step for c in again.checkpoints] == [1, 2]
+    assert load_state(again.checkpoints[0])["params"]  # loads whole again
+
+
+def _cut(path, keep=100):
+    path.write_bytes(path.read_bytes()[:keep])

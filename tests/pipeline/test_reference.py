@@ -1,13 +1,17 @@
 """The reference policy: a model built from a config is built once and cached in HF format."""
 
+import logging
 import os
+from pathlib import Path
 
 import lightning
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
 from drift.config import load_config
 from drift.pipeline.reference import ensure_reference
+from drift.utils.manifest import MANIFEST, check_manifest
 
 
 def test_config_built_reference_is_built_once_and_reused(compose_cfg):
@@ -23,3 +27,33 @@ def test_config_built_reference_is_built_once_and_reused(compose_cfg):
     assert os.stat(os.path.join(first, "config.json")).st_mtime_ns == stamp
     other_seed = load_config(compose_cfg(["model.warmup.enabled=false", "seed=1"]))
     assert ensure_reference(other_seed) != first
+
+
+def _truncate(path, keep=100):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+@pytest.mark.parametrize(
+    ("damage", "mismatch"),
+    [
+        (lambda d: _truncate(d / "model.safetensors"), "model.safetensors has 100 bytes"),
+        (lambda d: (d / MANIFEST).unlink(), "no manifest"),
+    ],
+)
+def test_a_broken_cached_reference_is_named_and_rebuilt(compose_cfg, caplog, damage, mismatch):
+    """A truncated weights file (or an entry without its manifest) is never reused: the
+    warning names the directory and what differs, and the directory is rebuilt whole."""
+    cfg = load_config(compose_cfg(["model.warmup.enabled=false"]))
+    lightning.seed_everything(0, verbose=False)
+    out = Path(ensure_reference(cfg))
+    loaded = AutoModelForCausalLM.from_pretrained(out).state_dict()
+    weights = {k: v.clone() for k, v in loaded.items()}  # not views of the file we damage
+    damage(out)
+    caplog.set_level(logging.WARNING)
+    lightning.seed_everything(0, verbose=False)  # the rebuild draws the same weights
+    assert ensure_reference(cfg) == str(out)
+    (warning,) = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"reference policy {out} is broken: {mismatch}" in warning
+    assert check_manifest(out, content=True) is None
+    again = AutoModelForCausalLM.from_pretrained(out).state_dict()
+    assert all(torch.equal(weights[k], again[k]) for k in weights)
