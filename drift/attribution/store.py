@@ -7,20 +7,24 @@ Layout of a store directory::
     features-00000.npy   [rows, dim] in the storage dtype
     norms-00000.npy      [rows] float32: exact ‖g‖ of the unprojected gradient
     ids-00000.json       the example ids of those rows
+    manifest-00000.json  sizes and SHA-256 of the three files above (:mod:`drift.utils.manifest`)
 
 Shard ``k`` always holds the same rows (the k-th block of ``shard_size`` examples), whoever
 writes it: extraction ranks write their shards side by side (:meth:`FeatureStore.write_shard`,
-each file to a temporary name then renamed, the ids file last), and one process then lists them
+each file to a temporary name then renamed, the manifest last), and one process then lists them
 all in ``meta.json`` (:meth:`FeatureStore.commit`), so a store written by several processes is
 file for file the one a single process writes. Readers see committed shards only; an
-interrupted extraction resumes from the shards whose ids file is in place
-(:meth:`FeatureStore.shard_ids`). A store opened with settings different from its own is
-refused with the differing keys named.
+interrupted extraction resumes from the shards whose files match their manifest
+(:meth:`FeatureStore.shard_ids`). Opening a committed store checks every shard against its
+manifest: a broken shard is named in a warning and the store counts as unfinished, so the
+extraction that opens it recomputes that shard. A store opened with settings different from its
+own is refused with the differing keys named.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,9 @@ from typing import Any
 import numpy as np
 
 from drift.utils.io import atomic_open, write_json
+from drift.utils.manifest import CONTENT_CHECK_BYTES, check_manifest, write_manifest
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 
@@ -43,8 +50,15 @@ class FeatureStore:
     def __init__(self, path: Path, meta: dict[str, Any]) -> None:
         self.path, self._meta = path, meta
         self._ids: list[str] = []
+        # hashes too while the whole store is small enough (drift.utils.manifest), else sizes
+        total = sum(s["rows"] for s in meta["shards"]) * self.dim * self.dtype.itemsize
+        content = total <= CONTENT_CHECK_BYTES
         for shard in meta["shards"]:
-            self._ids.extend(json.loads((path / f"ids-{shard['index']:05d}.json").read_text()))
+            rows = self.shard_ids(shard["index"], content)
+            if rows is None or len(rows) != shard["rows"]:
+                self._meta["shards"], self._meta["complete"], self._ids = [], False, []
+                break
+            self._ids.extend(rows)
 
     @staticmethod
     def exists(path: str | Path) -> bool:
@@ -137,8 +151,8 @@ class FeatureStore:
     ) -> None:
         """Write shard ``index``: ``features`` [n, dim], ``ids`` (n, unique), ``norms`` [n].
 
-        Each file is written atomically, the ids last (they mark the shard as written); the
-        shard becomes visible to readers at the next :meth:`commit`.
+        Each file is written atomically, the shard's manifest last (it marks the shard as
+        written); the shard becomes visible to readers at the next :meth:`commit`.
         """
         features, norms = np.asarray(features), np.asarray(norms, dtype=np.float32)
         n = len(ids)
@@ -149,25 +163,43 @@ class FeatureStore:
             )
         if len(set(ids)) != n:
             raise ValueError(f"{self.path}: duplicate example ids in shard {index}")
+        (self.path / _manifest(index)).unlink(missing_ok=True)
         self._save(f"features-{index:05d}.npy", features.astype(self.dtype))
         self._save(f"norms-{index:05d}.npy", norms)
         write_json(self.path / f"ids-{index:05d}.json", list(ids))
+        write_manifest(self.path, _shard_files(index), name=_manifest(index))
 
     def _save(self, name: str, array: np.ndarray) -> None:
         with atomic_open(self.path / name, "wb") as fh:
             np.save(fh, array)
 
-    def shard_ids(self, index: int) -> list[str] | None:
-        """The ids of shard ``index`` as written (committed or not), or None if not written."""
-        path = self.path / f"ids-{index:05d}.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+    def shard_ids(self, index: int, content: bool | None = None) -> list[str] | None:
+        """The ids of shard ``index`` as written (committed or not), or None if it is not
+        written or its files do not match its manifest (then a warning names the file and the
+        mismatch). ``content``: whether to compare hashes as well as sizes
+        (:func:`~drift.utils.manifest.check_manifest`)."""
+        files = [self.path / name for name in (*_shard_files(index), _manifest(index))]
+        if not any(f.exists() for f in files):
+            return None
+        problem = check_manifest(self.path, _manifest(index), content)
+        if problem is None:
+            try:
+                ids = json.loads((self.path / f"ids-{index:05d}.json").read_text())
+            except ValueError as err:
+                problem = f"ids-{index:05d}.json is not JSON ({err})"
+            else:
+                return list(ids)
+        log.warning(
+            "feature shard %d of %s is broken: %s; it will be recomputed", index, self.path, problem
+        )
+        return None
 
     def commit(self, num_shards: int) -> None:
         """List shards ``0 .. num_shards-1`` (all written) in ``meta.json`` and mark the store
         complete; one process does this once every writer has finished."""
         shards, ids = [], []
         for index in range(num_shards):
-            rows = self.shard_ids(index)
+            rows = self.shard_ids(index, content=False)  # sizes: the writers just hashed them
             if rows is None:
                 raise FileNotFoundError(f"{self.path}: shard {index} was never written")
             shards.append({"index": index, "rows": len(rows)})
@@ -179,7 +211,14 @@ class FeatureStore:
         self._ids = ids
 
     def _shard(self, kind: str, index: int) -> np.ndarray:
-        return np.load(self.path / f"{kind}-{index:05d}.npy", mmap_mode="r")
+        path = self.path / f"{kind}-{index:05d}.npy"
+        try:
+            return np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f"{path}: cannot read this feature shard ({err}); delete {self.path} to rebuild "
+                "the store"
+            ) from None
 
     def norms(self) -> np.ndarray:
         """Exact gradient norms [N] (float32), in row order."""
@@ -212,6 +251,14 @@ class FeatureStore:
         for start, chunk in self.iter_chunks(chunk_rows):
             out[start : start + len(chunk)] = chunk @ queries.T
         return out
+
+
+def _shard_files(index: int) -> list[str]:
+    return [f"features-{index:05d}.npy", f"norms-{index:05d}.npy", f"ids-{index:05d}.json"]
+
+
+def _manifest(index: int) -> str:
+    return f"manifest-{index:05d}.json"
 
 
 def _check_same(path: Path, found: dict[str, Any], wanted: dict[str, Any]) -> None:

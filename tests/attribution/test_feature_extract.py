@@ -112,3 +112,18 @@ def test_repeated_ids_are_refused(plain_model, tmp_path):
     examples = make_examples([5, 6], seed=9)
     with pytest.raises(ValueError, match=examples[0].id):
         _extract(plain_model, [examples[0], examples[1], examples[0]], tmp_path / "f")
+
+
+def test_a_truncated_shard_of_a_finished_store_is_recomputed(plain_model, tmp_path, monkeypatch):
+    """Reusing a finished store checks its shards: a truncated one is recomputed (alone) instead
+    of failing at reading time with numpy's "mmap length is greater than file size"."""
+    examples = make_examples(LENGTHS, seed=10)
+    clean = _extract(plain_model, examples, tmp_path / "f", batch_size=2).load()
+    path = tmp_path / "f" / "features-00001.npy"
+    path.write_bytes(path.read_bytes()[:200])
+    real_step, calls = extract._hook_step, []
+    monkeypatch.setattr(extract, "_hook_step", lambda *a: calls.append(1) or real_step(*a))
+    again = _extract(plain_model, examples, tmp_path / "f", batch_size=2)
+    assert len(calls) == 2  # shard 1 only: 4 examples in batches of 2
+    assert again.complete and again.ids == [e.id for e in examples]
+    np.testing.assert_allclose(again.load(), clean, rtol=1e-5, atol=1e-7)

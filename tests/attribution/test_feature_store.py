@@ -1,6 +1,7 @@
 """Tests of drift/attribution/store.py (named apart from tests/rollout/test_store.py)."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -111,3 +112,63 @@ def test_commit_refuses_missing_shards_and_write_refuses_bad_rows(tmp_path):
     with pytest.raises(ValueError, match="features"):
         store.write_shard(2, np.zeros((2, 5), np.float32), ["x", "y"], np.zeros(2, np.float32))
     assert not FeatureStore.open(tmp_path / "s").complete
+
+
+def _cut(path, keep=100):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def test_a_truncated_shard_of_a_finished_store_is_named_and_not_read(tmp_path, caplog):
+    """Opening checks every committed shard against its manifest: a broken one is named and
+    the store counts as unfinished (its extraction recomputes the shard), never read."""
+    _store(tmp_path)
+    _cut(tmp_path / "s/features-00001.npy")
+    caplog.set_level(logging.WARNING)
+    store = FeatureStore.open(tmp_path / "s", dim=4, dtype="float32", settings=SETTINGS)
+    assert not store.complete and store.num_rows == 0
+    (warning,) = [r.message for r in caplog.records]
+    assert f"feature shard 1 of {tmp_path / 's'} is broken" in warning
+    assert "features-00001.npy has 100 bytes, the manifest says 208" in warning
+    assert store.shard_ids(0) == ["id-0", "id-1", "id-2"] and store.shard_ids(1) is None
+    store.write_shard(1, *_rows(5, 4, offset=3))  # what the extraction's rerun does
+    store.commit(3)
+    np.testing.assert_array_equal(FeatureStore.open(tmp_path / "s").load(), _rows(10, 4)[0])
+
+
+@pytest.mark.parametrize(
+    ("damage", "mismatch"),
+    [
+        (lambda s: _cut(s / "features-00001.npy"), "features-00001.npy has 100 bytes"),
+        (lambda s: _cut(s / "norms-00001.npy", 130), "norms-00001.npy has 130 bytes"),
+        (lambda s: (s / "manifest-00001.json").unlink(), "no manifest manifest-00001.json"),
+    ],
+)
+def test_resume_trusts_only_shards_that_match_their_manifest(tmp_path, caplog, damage, mismatch):
+    """An interrupted extraction resumes from shards whose files match their manifest, not from
+    the ids file alone."""
+    _store(tmp_path, commit=False)
+    damage(tmp_path / "s")
+    caplog.set_level(logging.WARNING)
+    store = FeatureStore.open(tmp_path / "s")
+    assert store.shard_ids(0) == ["id-0", "id-1", "id-2"] and store.shard_ids(2) == ["id-8", "id-9"]
+    assert store.shard_ids(1) is None
+    (warning,) = [r.message for r in caplog.records]
+    assert "feature shard 1" in warning and mismatch in warning
+
+
+def test_same_size_damage_is_caught_by_the_hash(tmp_path, caplog):
+    _store(tmp_path)
+    path = tmp_path / "s/features-00002.npy"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    caplog.set_level(logging.WARNING)
+    assert not FeatureStore.open(tmp_path / "s").complete
+    assert "features-00002.npy differs from the manifest" in caplog.records[0].message
+
+
+def test_a_shard_damaged_after_opening_names_its_file(tmp_path):
+    store = _store(tmp_path)
+    _cut(tmp_path / "s/features-00001.npy")
+    with pytest.raises(ValueError, match=r"features-00001\.npy: cannot read this feature shard"):
+        store.load()
