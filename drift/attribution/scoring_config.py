@@ -6,7 +6,8 @@ upper-case alias for code. Defaults follow the DRIFT-IF paper's wording where it
 (signed ±1 targets, normalised per query), our own measurements where it does not (cosine
 debiasing: README, "Data attribution").
 Per-method settings (LESS: reference targets, Adam, cosine; PRISM: pair targets, no per-query
-normalisation) belong in the method's YAML, not here.
+normalisation) belong in the method's YAML, not here; LESS refuses a preconditioner other than
+``adam`` and a debiasing other than ``cosine`` (it has no others, and would ignore them).
 """
 
 from __future__ import annotations
@@ -166,6 +167,26 @@ class ScoringConfig:
             require_positive(f"method.scoring.{key}", getattr(self, key))
         if not 0 < self.fraction <= 1:
             raise ConfigError(f"method.scoring.fraction must be in (0, 1], got {self.fraction}")
+        if self.method == ScoringMethod.LESS:
+            self._check_less()
+
+    def _check_less(self) -> None:
+        """LESS (Xia et al. 2024) has one form: Adam-transformed gradients compared by cosine.
+        Other values of the keys it would ignore are refused rather than dropped."""
+        if self.preconditioner != PreconditionerName.ADAM:
+            raise ConfigError(
+                f"method.scoring.preconditioner={self.preconditioner.value} does not apply to "
+                "method.scoring.method=less: LESS preconditions by the warm-up's Adam states "
+                "and has no other preconditioner (adam_form picks the paper's or the code's "
+                "form); write preconditioner=adam, or use drift_if for identity/fisher and cg_if "
+                "for cg"
+            )
+        if self.debias != DebiasMode.COSINE:
+            raise ConfigError(
+                f"method.scoring.debias={self.debias.value} does not apply to "
+                "method.scoring.method=less: LESS scores by cosine similarity and has no other "
+                "debiasing; write debias=cosine, or use drift_if to choose the debiasing"
+            )
 
 
 def _enum(kind: type[Enum], key: str, value: object) -> Enum:
