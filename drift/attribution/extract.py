@@ -65,6 +65,21 @@ def feature_settings(
     return settings
 
 
+def store_key(
+    upstream: Sequence[Any],
+    cfg: FeatureConfig,
+    examples: Sequence[EncodedExample],
+    *extra: Any,
+) -> str:
+    """Cache key of a feature store: everything that shapes its rows. ``upstream`` names the
+    model they are taken from (policy, checkpoint); then every feature setting (layers,
+    projection, ``loop_dim``, storage dtype, ...), the examples' tokens and loss masks, and
+    ``extra`` (what else the caller's rows depend on, e.g. LESS's Adam form)."""
+    tokens = [e.input_ids for e in examples]
+    masks = [e.loss_mask for e in examples]
+    return config_hash(*upstream, cfg, tokens, masks, *extra)
+
+
 def extract_features(
     model: nn.Module,
     examples: Sequence[EncodedExample],

@@ -1,9 +1,10 @@
 """Features of the attribution study, computed once and shared by every method and run.
 
 :class:`FeatureBank` holds the warmed-up model and hands out, each computed at most once per run
-and cached on disk under ``paths.cache_dir`` (keyed by the warm-up, the checkpoint, the
-``attribution`` feature settings and the examples, so a second method or a second run with the
-same upstream config reuses them):
+and cached on disk under ``paths.cache_dir`` (keyed by the warm-up, the checkpoint, every
+``attribution`` feature setting and the examples' tokens and loss masks:
+:func:`~drift.attribution.extract.store_key`, so a second method or a second run with the same
+upstream config reuses them and a sweep over a feature setting gets a store per value):
 
 - the pool's projected loss gradients at the final snapshot (a :class:`FeatureStore`);
 - LESS's Adam-transformed pool gradients at every snapshot (explicit per-example gradients from
@@ -29,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from drift.attribution.config import FeatureConfig, FeatureImpl
-from drift.attribution.extract import extract_features, feature_settings
+from drift.attribution.extract import extract_features, feature_settings, store_key
 from drift.attribution.fill import fill_store, open_store
 from drift.attribution.hooks import GradientCollector
 from drift.attribution.layers import layer_shapes, select_layers
@@ -115,7 +116,7 @@ class FeatureBank:
         return encode_examples(self.tokenizer, list(examples), self.cfg.trainer.max_length)
 
     def _extract(self, examples: list[EncodedExample], ckpt: Checkpoint, tag: str) -> FeatureStore:
-        key = config_hash(ckpt.key, self.cfg.attribution, tag, [e.input_ids for e in examples])
+        key = store_key([ckpt.key], self.cfg.attribution, examples, tag)
         store = extract_features(
             self.at(ckpt),
             examples,
@@ -176,7 +177,7 @@ class FeatureBank:
         settings["adam_form"] = AdamForm(form).value
         project = projection(model, cfg, self.device)
         dim = int(project(_zero_grads(modules, self.device)).shape[1])
-        key = config_hash(settings)
+        key = store_key([ckpt.key], cfg, self.pool, "adam", settings)
         ranks = Ranks.current()
         store = open_store(
             self.cache / f"features-adam-{key}", dim, cfg.dtype.value, settings, ranks

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drift.attribution.extract import extract_features
+from drift.attribution.extract import extract_features, store_key
 from drift.attribution.store import FeatureStore
 from drift.attribution.targets import TargetSet
 from drift.config import DriftConfig, MethodConfig
@@ -144,13 +144,7 @@ class _Extractor:
     def store(self, encoded: list[EncodedExample], tag: str) -> FeatureStore:
         """Features of ``encoded`` (rows in their order), extracted once per policy, settings,
         tokens and loss masks."""
-        key = config_hash(
-            VERSION,
-            self.policy,
-            self.cfg.attribution,
-            [e.input_ids for e in encoded],
-            [e.loss_mask for e in encoded],
-        )
+        key = store_key([VERSION, self.policy], self.cfg.attribution, encoded)
         return extract_features(
             self.model,
             encoded,

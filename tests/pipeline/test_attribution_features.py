@@ -1,5 +1,9 @@
 """Feature-space maps of the study: the same space as the extractor, and LESS's Adam features."""
 
+import dataclasses
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from attribution.tiny_lm import make_examples  # tests/attribution/tiny_lm.py
@@ -11,7 +15,11 @@ from drift.attribution.layers import select_layers
 from drift.attribution.precondition import adam_transform
 from drift.attribution.reference import per_example_weight_grads
 from drift.attribution.scoring_config import AdamForm
-from drift.pipeline.attribution_features import AdamFeatures, projection
+from drift.attribution.targets import TargetSet
+from drift.config import load_config
+from drift.pipeline.attribution_features import AdamFeatures, FeatureBank, projection
+from drift.pipeline.attribution_pool import study_pool
+from drift.pipeline.attribution_warmup import ensure_warmup
 from drift.training.data import pad_examples
 from drift.training.loss import per_example_loss
 
@@ -62,3 +70,54 @@ def test_adam_features_transform_exact_gradients_before_projecting(model, form):
     }
     assert got.shape == (3, project(moved).shape[1])
     torch.testing.assert_close(got, project(moved), rtol=1e-4, atol=1e-5)
+
+
+STUDY = [
+    "experiment=attribution_demo",
+    "debug=attribution_fast",
+    "study.pool_size=16",
+    "study.multi_turn_fraction=0.5",
+    "model.warmup.steps=2",
+    "study.warmup_steps=2",
+    "study.checkpoints=1",
+    "trainer.micro_batch_size=8",
+    "trainer.effective_batch_size=8",
+    "attribution.batch_size=8",
+    "attribution.impl=loop",
+    "attribution.loop_dim=16",
+    "attribution.loop_chunk=512",
+]
+
+
+@pytest.fixture
+def study(compose_cfg):
+    """A tiny study's config, pool and (cached) warm-up."""
+    cfg = load_config(compose_cfg(STUDY))
+    pool, pool_key = study_pool(cfg)
+    return cfg, pool, ensure_warmup(cfg, pool, pool_key)
+
+
+def test_less_features_get_a_store_per_loop_dim_and_storage_dtype(study):
+    """A sweep over attribution.loop_dim or attribution.dtype shares the warm-up but not the
+    Adam-feature store (its key held neither: the second value hit StoreMismatchError)."""
+    cfg, pool, warmup = study
+    for loop_dim, dtype in [(16, "float32"), (24, "float32"), (24, "float16"), (16, "float32")]:
+        cfg.attribution = dataclasses.replace(cfg.attribution, loop_dim=loop_dim, dtype=dtype)
+        store = FeatureBank(cfg, warmup, pool.examples).adam_store(warmup.final, AdamForm.PAPER)
+        assert (store.dim, store.dtype) == (loop_dim, np.dtype(dtype)) and store.complete
+    assert len(list(Path(cfg.paths.cache_dir).glob("features-adam-*"))) == 3
+
+
+def test_target_features_are_keyed_on_the_loss_mask(study):
+    """The same targets with loss on every assistant turn are other features than with loss on
+    the final turn (the store key held the tokens but not the loss mask)."""
+    cfg, pool, warmup = study
+    multi = [ex for ex in pool.examples if sum(m["role"] == "assistant" for m in ex.messages) > 1]
+    assert len(multi) >= 2
+    bank = FeatureBank(cfg, warmup, pool.examples)
+    feats = {}
+    for turns in ("final", "all"):
+        chosen = [dataclasses.replace(ex, loss_turns=turns) for ex in multi[:2]]
+        targets = TargetSet(chosen, np.ones(2), np.arange(2), ["a", "b"])
+        feats[turns] = bank.target_features(targets)
+    assert not np.allclose(feats["final"], feats["all"])
