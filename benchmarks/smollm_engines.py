@@ -29,6 +29,7 @@ from drift.models.gguf import ensure_gguf_export
 from drift.reward.verifiers import exact_match
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import Engine, SamplingParams
+from drift.rollout.env import Environment
 from drift.rollout.hf_engine import HFEngine
 
 FEEDBACK = "Incorrect. Please think again."
@@ -42,8 +43,7 @@ def measure(engine: Engine, tokenizer, problems, samples: int, params: SamplingP
         problems,
         samples,
         params,
-        FEEDBACK,
-        3,
+        Environment.oracle(FEEDBACK, 3),
         exact_match,
         RewardConfig(),
         answer_format=AnswerFormat.LAST_NUMBER,

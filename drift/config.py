@@ -27,6 +27,7 @@ from drift.enums import (
     LossTurns,
     MethodFamily,
     Normalize,
+    Protocol,
     RecordFormat,
     Schedule,
     TaskSource,
@@ -45,11 +46,13 @@ __all__ = [
     "DType",
     "DriftConfig",
     "EngineName",
+    "EnvConfig",
     "InfluenceCombine",
     "LoggerName",
     "LossTurns",
     "MethodFamily",
     "Normalize",
+    "Protocol",
     "RecordFormat",
     "Schedule",
     "TaskSource",
@@ -179,6 +182,34 @@ class RewardConfig:
             raise ConfigError(f"reward.gamma must be in (0, 1], got {self.gamma}")
         require_non_negative("reward.format_penalty", self.format_penalty)
         require_non_negative("reward.repetition_penalty", self.repetition_penalty)
+
+
+DEFAULT_INSTRUCTION = (
+    "There may be an error in your answer. Review it, correct it if needed, and end with "
+    "your final answer."
+)
+
+
+@dataclass
+class EnvConfig:
+    """The user side of a multi-turn episode (README, "Protocols"; docs/metrics.md).
+
+    ``protocol``: ``oracle`` says ``task.feedback`` after a wrong answer and ends the episode at
+    the first correct one (or after ``task.max_turns`` answers); ``intrinsic`` runs every
+    episode for ``task.max_turns`` answers, each but the last followed by ``instruction``, so
+    the verifier only scores and is never shown to the model. Under ``intrinsic`` the return is
+    the last answer's correctness plus ``shaping_alpha`` * (r_T - r_1), SCoRe's shaped bonus
+    (:func:`drift.reward.returns.turn_contributions`).
+    """
+
+    protocol: Protocol = Protocol.ORACLE
+    instruction: str = DEFAULT_INSTRUCTION
+    shaping_alpha: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_non_negative("env.shaping_alpha", self.shaping_alpha)
+        if self.protocol == Protocol.INTRINSIC and not self.instruction.strip():
+            raise ConfigError("env.instruction must not be empty when env.protocol=intrinsic")
 
 
 @dataclass
@@ -361,6 +392,7 @@ class DriftConfig:
     compare: dict[str, MethodConfig] = field(default_factory=dict)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)

@@ -144,3 +144,12 @@ class ArithmeticOp(str, Enum):
     SUB = "sub"  # alias
     mul = "mul"  # a two-digit number times a one-digit multiplier
     MUL = "mul"  # alias
+
+
+class Protocol(str, Enum):
+    """Who speaks between attempts (``env.protocol``; README, "Protocols")."""
+
+    oracle = "oracle"  # the verifier: feedback after a wrong answer, stop at the first right one
+    ORACLE = "oracle"  # alias
+    intrinsic = "intrinsic"  # a fixed revision instruction after every attempt, all T attempts
+    INTRINSIC = "intrinsic"  # alias

@@ -34,7 +34,11 @@ class Turn:
 
 @dataclass
 class Trajectory:
-    """A multi-turn episode: the prompt, every assistant turn, the feedback between them."""
+    """A multi-turn episode: the prompt, every assistant turn, the user turn between them.
+
+    ``feedback`` is that user turn: the oracle's feedback, or the revision instruction under
+    ``env.protocol=intrinsic`` (:mod:`drift.rollout.env`).
+    """
 
     prompt_id: str
     sample_id: int
@@ -54,8 +58,16 @@ class Trajectory:
                 return i
         return None
 
+    @property
+    def final_correct(self) -> bool:
+        """Whether the episode's last answer is correct: what the episode ends on. Under the
+        oracle protocol the same as being solved (an episode stops at its first correct answer);
+        under intrinsic an episode can be solved at turn 1 and end wrong."""
+        return bool(self.turns) and self.turns[-1].correct
+
     def messages(self) -> list[Message]:
-        """The whole conversation: prompt, then each answer followed by feedback if it was wrong."""
+        """The whole conversation: prompt, then each answer, each but the last followed by the
+        user turn ``feedback``."""
         out = list(self.prompt)
         for i, turn in enumerate(self.turns):
             out.append({"role": "assistant", "content": turn.text})

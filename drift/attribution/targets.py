@@ -73,15 +73,16 @@ def signed_rollout_targets(
     ``empty_groups`` and the log; zero-coefficient rollouts are dropped too (their gradients
     would be wasted work). If no query is left, ValueError.
 
-    ``loss_turns`` (default final): episodes stop at the first correct turn, so the final turn is
-    exactly the turn the sign judges (correct for solved episodes, the last wrong answer
-    otherwise); ``all`` would also put a correct episode's earlier wrong answers under +1.
+    A rollout is correct when its last answer is (:attr:`~drift.types.Trajectory.final_correct`;
+    under the oracle protocol: when it was solved). ``loss_turns`` (default final): the final
+    turn is exactly the turn the sign judges; ``all`` would also put a correct episode's earlier
+    answers (wrong ones, under the oracle protocol) under +1.
     """
     scheme = SignScheme(scheme)
     if not trajectories:
         raise ValueError("no validation rollouts given")
     names, codes = np.unique([t.prompt_id for t in trajectories], return_inverse=True)
-    correct = np.array([t.solved_turn is not None for t in trajectories])
+    correct = np.array([t.final_correct for t in trajectories])
     if scheme is SignScheme.SIGN:
         coeffs = np.where(correct, 1.0, -1.0)
     elif scheme is SignScheme.BALANCED:

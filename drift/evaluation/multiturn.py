@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from drift.config import EvalConfig, RewardConfig, TaskConfig
+from drift.config import EnvConfig, EvalConfig, RewardConfig, TaskConfig
 from drift.reward.extract import normalize_answer
 from drift.reward.verifiers import Verifier
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import Engine, SamplingParams
+from drift.rollout.env import Environment
 from drift.types import Problem, Trajectory
 
 
@@ -79,13 +80,16 @@ def evaluate_policy(
     problems: list[Problem],
     eval_cfg: EvalConfig,
     task: TaskConfig,
+    env: EnvConfig,
     verifier: Verifier,
     reward: RewardConfig,
     seed: int,
 ) -> dict[str, float]:
     """Greedy episodes (one per problem) and, if ``eval_cfg.sampled_samples > 0``, sampled
-    episodes at ``eval_cfg.temperature`` whose metrics are prefixed ``sampled/``."""
+    episodes at ``eval_cfg.temperature`` whose metrics are prefixed ``sampled/``; the episodes
+    follow ``env.protocol`` (:class:`~drift.rollout.env.Environment`)."""
     metrics: dict[str, float] = {}
+    environment = Environment.from_config(task, env)
 
     def run(num_samples: int, temperature: float) -> dict[str, float]:
         params = SamplingParams(temperature, 1.0, eval_cfg.max_new_tokens, seed)
@@ -94,8 +98,7 @@ def evaluate_policy(
             problems,
             num_samples,
             params,
-            task.feedback,
-            task.max_turns,
+            environment,
             verifier,
             reward,
             answer_format=task.answer_format,

@@ -130,12 +130,12 @@ def drift_targets(
     scheme = SignScheme(scoring.scheme)
     solved = {}
     for t in rollouts:
-        solved.setdefault(t.prompt_id, set()).add(t.solved_turn is not None)
+        solved.setdefault(t.prompt_id, set()).add(t.final_correct)
     contrast = sum(len(v) == 2 for v in solved.values())
     stats = {
         "targets/queries": float(len(solved)),
         "targets/queries_with_contrast": float(contrast),
-        "targets/correct_fraction": float(np.mean([t.solved_turn is not None for t in rollouts])),
+        "targets/correct_fraction": float(np.mean([t.final_correct for t in rollouts])),
         "targets/fallback_sign": 0.0,
     }
     if contrast == 0 and scheme is not SignScheme.SIGN:
@@ -188,7 +188,7 @@ def prism_pairs(
     """(reference reply, first incorrect on-policy rollout) per query that has one."""
     wrong: dict[str, Trajectory] = {}
     for t in rollouts:
-        if t.solved_turn is None:
+        if not t.final_correct:
             wrong.setdefault(t.prompt_id, t)
     pairs = []
     for q in queries:

@@ -17,6 +17,7 @@ def evaluate_policy_dir(cfg: DriftConfig, policy: str, problems: list[Problem]) 
             problems,
             cfg.eval,
             cfg.task,
+            cfg.env,
             build_verifier(cfg.reward.verifier),
             cfg.reward,
             seed=cfg.seed,

@@ -36,7 +36,7 @@ from drift.data.chat import EncodedExample, encode_examples
 from drift.models.factory import load_policy
 from drift.pipeline.attribution_features import feature_device
 from drift.pipeline.attribution_scores import signed_influence
-from drift.pipeline.rollouts import ensure_rollouts, policy_key, validation_config
+from drift.pipeline.rollouts import ensure_rollouts, env_key, policy_key, validation_config
 from drift.rollout.prompts import load_prompts
 from drift.types import Problem, TrainExample, Trajectory
 from drift.utils.hashing import config_hash
@@ -94,6 +94,7 @@ def trajectory_influence(
         cfg.reward,
         cfg.seed,
         [q.id for q in queries],
+        *env_key(cfg),
     )
     examples = to_train_examples(trajectories, np.ones(len(trajectories)), method.loss_turns)
     key = config_hash(

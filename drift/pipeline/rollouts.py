@@ -9,11 +9,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from drift.config import DriftConfig
+from drift.config import DriftConfig, Protocol
 from drift.pipeline.engines import build_engine, close_engine
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import SamplingParams
+from drift.rollout.env import Environment
 from drift.rollout.store import collect_rollouts
 from drift.types import Problem, Trajectory
 from drift.utils.hashing import config_hash
@@ -52,9 +53,18 @@ def policy_key(cfg: DriftConfig, policy: str) -> str:
     return policy
 
 
+def env_key(cfg: DriftConfig) -> list[object]:
+    """``cfg.env`` as part of a cache key of episodes: nothing under the oracle protocol, whose
+    episodes ``task.feedback`` and ``task.max_turns`` already describe (so the keys of caches
+    made before ``env`` existed still hold), the whole ``env`` config otherwise."""
+    return [] if cfg.env.protocol == Protocol.ORACLE else [cfg.env]
+
+
 def rollout_path(cfg: DriftConfig, policy: str) -> Path:
-    """Cache location of the rollouts for this policy, task, rollout and reward config."""
-    key = config_hash(policy_key(cfg, policy), cfg.task, cfg.rollout, cfg.reward, cfg.seed)
+    """Cache location of the rollouts for this policy, task, rollout, reward and env config."""
+    key = config_hash(
+        policy_key(cfg, policy), cfg.task, cfg.rollout, cfg.reward, cfg.seed, *env_key(cfg)
+    )
     return Path(cfg.paths.cache_dir) / f"rollouts-{key}.jsonl"
 
 
@@ -97,6 +107,7 @@ def ensure_rollouts(
     path = path or rollout_path(cfg, policy)
     meta_path = path.with_suffix(".meta.json")
     verifier = build_verifier(cfg.reward.verifier)
+    env = Environment.from_config(cfg.task, cfg.env)
     engine = None
     clock = RolloutClock(path.with_suffix(".partial.meta.json"))
 
@@ -119,8 +130,7 @@ def ensure_rollouts(
             chunk,
             num_samples=cfg.rollout.num_samples,
             params=params,
-            feedback=cfg.task.feedback,
-            max_turns=cfg.task.max_turns,
+            env=env,
             verifier=verifier,
             reward=cfg.reward,
             answer_format=cfg.task.answer_format,

@@ -62,6 +62,7 @@ def _train(
             out_dir,
             cfg.seed,
             loggers=loggers,
+            env=cfg.env,
         )
     assert rollouts is not None
     add_artifact(loggers, rollout_path(cfg, reference), "rollouts")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drift.config import RewardConfig
-from drift.enums import AnswerFormat
+from drift.enums import AnswerFormat, Protocol
 from drift.reward.extract import normalize_answer, read_answer
 from drift.reward.verifiers import Verifier
 from drift.types import Turn
@@ -24,13 +24,33 @@ def judge_turn(
     )
 
 
-def turn_contributions(turns: list[Turn], cfg: RewardConfig) -> list[float]:
+def turn_contributions(
+    turns: list[Turn],
+    cfg: RewardConfig,
+    protocol: Protocol = Protocol.ORACLE,
+    shaping_alpha: float = 0.0,
+) -> list[float]:
     """Each turn's share of :func:`episode_return` (the shares sum to it).
 
-    Turn t (1-based) earns gamma^(t-1) r_t, minus ``format_penalty`` if it is malformed, minus
-    ``repetition_penalty / answers`` if its answer equals an earlier one ("answers": the turns
-    with an extracted answer). The return earned from turn t on is the sum of shares t, t+1, ...
+    Under the ``oracle`` protocol turn t (1-based) earns gamma^(t-1) r_t, minus
+    ``format_penalty`` if it is malformed, minus ``repetition_penalty / answers`` if its answer
+    equals an earlier one ("answers": the turns with an extracted answer).
+
+    Under ``intrinsic`` (every episode runs all T turns, README "Protocols") the return is the
+    last answer's correctness plus SCoRe's shaped bonus, r_T + ``shaping_alpha`` * (r_T - r_1),
+    minus ``format_penalty`` per malformed turn: the last turn earns (1 + alpha) r_T, the first
+    -alpha r_1 (one turn: r_1), each malformed turn -format_penalty. ``gamma`` does not apply,
+    and neither does the repetition term: there a repeated answer is often a right answer kept,
+    which the protocol asks for.
+
+    The return earned from turn t on is the sum of shares t, t+1, ...
     """
+    if protocol == Protocol.INTRINSIC:
+        shares = [0.0 if turn.valid else -cfg.format_penalty for turn in turns]
+        if turns:
+            shares[0] -= shaping_alpha * float(turns[0].correct)
+            shares[-1] += (1.0 + shaping_alpha) * float(turns[-1].correct)
+        return shares
     answered = sum(turn.answer is not None for turn in turns)
     seen: set[str] = set()
     shares = []
@@ -45,11 +65,17 @@ def turn_contributions(turns: list[Turn], cfg: RewardConfig) -> list[float]:
     return shares
 
 
-def episode_return(turns: list[Turn], cfg: RewardConfig) -> float:
-    """R = sum_t gamma^(t-1) r_t - format_penalty * #malformed - rep_penalty * (1 - unique/answers).
+def episode_return(
+    turns: list[Turn],
+    cfg: RewardConfig,
+    protocol: Protocol = Protocol.ORACLE,
+    shaping_alpha: float = 0.0,
+) -> float:
+    """The return of one episode, the sum of :func:`turn_contributions`.
 
-    r_t = 1 for a correct turn; "answers" are the extracted (non-None) answers, compared after
-    :func:`normalize_answer`; with no answer at all the repetition term is 0. The sum of
-    :func:`turn_contributions`.
+    ``oracle``: R = sum_t gamma^(t-1) r_t - format_penalty * #malformed - rep_penalty * (1 -
+    unique/answers), r_t = 1 for a correct turn; "answers" are the extracted (non-None)
+    answers, compared after :func:`normalize_answer`; with no answer at all the repetition term
+    is 0. ``intrinsic``: R = r_T + shaping_alpha * (r_T - r_1) - format_penalty * #malformed.
     """
-    return sum(turn_contributions(turns, cfg))
+    return sum(turn_contributions(turns, cfg, protocol, shaping_alpha))

@@ -1,4 +1,4 @@
-"""Multi-turn episodes with a fixed-feedback environment (README, "Methods")."""
+"""Multi-turn episodes in an :class:`~drift.rollout.env.Environment` (README, "Methods")."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 
 from drift.config import RewardConfig
 from drift.enums import AnswerFormat
-from drift.reward.returns import episode_return, judge_turn
+from drift.reward.returns import judge_turn
 from drift.reward.verifiers import Verifier
 from drift.rollout.engine import Engine, SamplingParams
+from drift.rollout.env import Environment
 from drift.types import Message, Problem, Trajectory, Turn
 
 
@@ -27,8 +28,7 @@ def run_episodes(
     problems: list[Problem],
     num_samples: int,
     params: SamplingParams,
-    feedback: str,
-    max_turns: int,
+    env: Environment,
     verifier: Verifier,
     reward: RewardConfig,
     answer_format: AnswerFormat = AnswerFormat.TAGS,
@@ -36,17 +36,19 @@ def run_episodes(
     """``num_samples`` episodes per problem, ordered by problem then sample id.
 
     Each turn sends every still-active episode of every problem to the engine in ONE
-    ``generate`` call. An episode ends at its first correct answer or after ``max_turns``
-    answers; a wrong answer with turns left is followed by the ``feedback`` user turn. Answers
-    are read in ``answer_format`` (the task's).
+    ``generate`` call. After each answer ``env`` says the next user turn or ends the episode
+    (:meth:`~drift.rollout.env.Environment.next_user_turn`: under the oracle protocol an
+    episode ends at its first correct answer or after ``env.max_turns`` answers, a wrong answer
+    with turns left getting the feedback; under intrinsic every episode runs ``env.max_turns``
+    answers). Answers are read in ``answer_format`` (the task's); returns are ``env``'s.
     """
-    if num_samples <= 0 or max_turns <= 0:
-        raise ValueError(f"num_samples and max_turns must be > 0, got {num_samples}, {max_turns}")
+    if num_samples <= 0:
+        raise ValueError(f"num_samples must be > 0, got {num_samples}")
     episodes = [(p, s) for p in problems for s in range(num_samples)]
     convs: list[list[Message]] = [[dict(m) for m in p.messages] for p, _ in episodes]
     turns: list[list[Turn]] = [[] for _ in episodes]
     active = list(range(len(episodes)))
-    for t in range(max_turns):
+    for t in range(env.max_turns):
         if not active:
             break
         texts = engine.generate([convs[i] for i in active], turn_params(params, t))
@@ -57,8 +59,9 @@ def run_episodes(
             turn = judge_turn(text, episodes[i][0].answer, verifier, answer_format)
             turns[i].append(turn)
             convs[i].append({"role": "assistant", "content": text})
-            if not turn.correct and t + 1 < max_turns:
-                convs[i].append({"role": "user", "content": feedback})
+            user = env.next_user_turn(turns[i])
+            if user is not None:
+                convs[i].append({"role": "user", "content": user})
                 still.append(i)
         active = still
     return [
@@ -67,9 +70,9 @@ def run_episodes(
             sample_id=s,
             prompt=[dict(m) for m in p.messages],
             turns=ts,
-            feedback=feedback,
+            feedback=env.message,
             target=p.answer,
-            ret=episode_return(ts, reward),
+            ret=env.episode_return(ts, reward),
             weight=1.0,
         )
         for (p, s), ts in zip(episodes, turns, strict=True)

@@ -2,10 +2,11 @@
 
 Each step, TRL hands the rollout function the step's prompts (each repeated ``num_generations``
 times, as message lists). :class:`EpisodeRollout` looks their problems up, plays the episodes
-with the shared driver on the current policy (same feedback loop, verifier and return as every
-other method) and returns every episode as one completion: the tokens after the first
-generation prompt, with ``env_mask`` = 1 on the assistant's tokens (content and closing eos)
-and 0 on the feedback turns, which are context, not actions. The episode return is the reward.
+with the shared driver on the current policy (same protocol, verifier and return as every
+other method: ``env.protocol``, :mod:`drift.rollout.env`) and returns every episode as one
+completion: the tokens after the first generation prompt, with ``env_mask`` = 1 on the
+assistant's tokens (content and closing eos) and 0 on the user turns between answers (feedback
+or revision instruction), which are context, not actions. The episode return is the reward.
 
 ``method.grpo.advantage: turn`` (the default) gives each assistant turn its own advantage: the
 return earned from that turn on, normalised among the group's episodes that reached the turn
@@ -41,14 +42,14 @@ from transformers import PreTrainedTokenizerBase, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import nanstd
 
-from drift.config import RewardConfig, TaskConfig
+from drift.config import EnvConfig, RewardConfig, TaskConfig
 from drift.data.chat import encode_examples, prompt_ids
 from drift.models.config import ModelConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
-from drift.reward.returns import turn_contributions
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import Engine, SamplingParams
+from drift.rollout.env import Environment
 from drift.rollout.hf_engine import HFEngine
 from drift.training.grpo_config import AdvantageLevel, GRPOSettings, RewardScaling
 from drift.types import Message, Problem, TrainExample, Trajectory
@@ -104,19 +105,24 @@ def encode_episodes(
 def episode_reward(
     completions: list[Any], episode_return: list[float], solved_turn: list[int], **kwargs: Any
 ) -> list[float]:
-    """GRPO reward: the episode return R computed by the driver. Logs solve rates as metrics."""
+    """GRPO reward: the episode return R computed by the driver. Logs solve rates as metrics
+    (``final_correct``, when given: the last answer's accuracy, which under the intrinsic
+    protocol can differ from the solve rate)."""
     log_metric = kwargs.get("log_metric")
     if log_metric is not None:
         turns = np.asarray(solved_turn)  # [N], 0 = never solved
         log_metric("episodes/solve_rate", float((turns > 0).mean()))
         log_metric("episodes/first_turn_acc", float((turns == 1).mean()))
+        if kwargs.get("final_correct") is not None:
+            log_metric("episodes/final_acc", float(np.mean(kwargs["final_correct"])))
     return [float(r) for r in episode_return]
 
 
 class EpisodeRollout:
     """TRL ``rollout_func``: multi-turn episodes of the trainer's current policy.
 
-    ``make_engine(model)`` builds the engine for each call (default: :class:`HFEngine`).
+    ``make_engine(model)`` builds the engine for each call (default: :class:`HFEngine`);
+    episodes follow ``env`` (default: the oracle protocol).
 
     Counts what it generates (``generated_tokens``: assistant tokens incl. their eos,
     ``generated_chars``, ``episodes``) for the cost accounting.
@@ -131,8 +137,10 @@ class EpisodeRollout:
         settings: GRPOSettings,
         seed: int,
         make_engine: Callable[[Any], Engine] | None = None,
+        env: EnvConfig | None = None,
     ) -> None:
         self.problems = unique_prompts(problems)
+        self.env = Environment.from_config(task, env or EnvConfig())
         self.tokenizer = tokenizer
         self.task = task
         self.reward = reward
@@ -166,8 +174,7 @@ class EpisodeRollout:
             problems,
             num_samples=1,
             params=self._params(),
-            feedback=self.task.feedback,
-            max_turns=self.task.max_turns,
+            env=self.env,
             verifier=self.verifier,
             reward=self.reward,
             answer_format=self.task.answer_format,
@@ -179,10 +186,11 @@ class EpisodeRollout:
         self.generated_tokens += sum(sum(mask) for mask in out["env_mask"])
         self.generated_chars += sum(len(turn.text) for t in trajectories for turn in t.turns)
         self.episodes += len(trajectories)
-        self.last_shares = [turn_contributions(t.turns, self.reward) for t in trajectories]
+        self.last_shares = [self.env.turn_contributions(t.turns, self.reward) for t in trajectories]
         out["logprobs"] = None
         out["episode_return"] = [t.ret for t in trajectories]
         out["solved_turn"] = [t.solved_turn or 0 for t in trajectories]
+        out["final_correct"] = [t.final_correct for t in trajectories]
         return out
 
 
@@ -321,19 +329,21 @@ def train_grpo(
     seed: int,
     loggers: list[Any] | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    env: EnvConfig | None = None,
 ) -> tuple[str, dict[str, float]]:
     """GRPO from the ``reference`` policy on ``problems``; returns the exported policy dir, stats.
 
     Stats: ``cost/generated_tokens`` (assistant tokens sampled in rollouts), ``cost/wall_seconds``,
     ``cost/optimizer_steps``, ``cost/episodes``, ``cost/generated_chars``, and the last logged
     training metrics. TRL's log lines go to ``out_dir/grpo_log.jsonl`` and to ``loggers``
-    (Lightning loggers); ``callbacks`` are extra ``transformers`` trainer callbacks.
+    (Lightning loggers); ``callbacks`` are extra ``transformers`` trainer callbacks. Episodes
+    follow ``env`` (default: the oracle protocol).
     """
     out_dir = Path(out_dir)
     model, tokenizer = load_policy(model_cfg, path=reference)
     if model_cfg.lora is not None:
         model = apply_lora(model, model_cfg.lora)
-    rollout = EpisodeRollout(problems, tokenizer, task, reward, settings, seed)
+    rollout = EpisodeRollout(problems, tokenizer, task, reward, settings, seed, env=env)
     common = dict(
         model=model,
         reward_funcs=episode_reward,
@@ -368,7 +378,13 @@ def train_grpo(
 
 def _last_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
     """The last logged value of the reward and solve-rate curves, under ``train/``."""
-    keys = ("reward", "episodes/solve_rate", "episodes/first_turn_acc", "loss")
+    keys = (
+        "reward",
+        "episodes/solve_rate",
+        "episodes/first_turn_acc",
+        "episodes/final_acc",
+        "loss",
+    )
     last: dict[str, float] = {}
     for row in history:
         last.update({f"train/{k}": float(row[k]) for k in keys if _is_number(row.get(k))})

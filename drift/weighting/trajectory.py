@@ -32,14 +32,15 @@ def drift_iw_weights(prompt_ids: Sequence[str], returns: np.ndarray, beta: float
 def trajectory_weights(
     trajectories: Sequence[Trajectory], weighting: Weighting | str, beta: float
 ) -> np.ndarray:
-    """One weight per trajectory, float64 [N]: drift_iw, uniform (1) or rft (1 if solved)."""
+    """One weight per trajectory, float64 [N]: drift_iw, uniform (1) or rft (1 if the last
+    answer is correct: solved, under the oracle protocol)."""
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
     weighting = Weighting(weighting)
     if weighting == Weighting.UNIFORM:
         return np.ones(len(trajectories))
     if weighting == Weighting.RFT:
-        return np.array([t.solved_turn is not None for t in trajectories], dtype=np.float64)
+        return np.array([t.final_correct for t in trajectories], dtype=np.float64)
     if not trajectories:
         return np.zeros(0)
     returns = np.array([t.ret for t in trajectories], dtype=np.float64)

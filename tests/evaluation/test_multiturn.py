@@ -1,7 +1,7 @@
 import pytest
 from scripted_engine import ScriptedEngine
 
-from drift.config import EvalConfig, RewardConfig, TaskConfig
+from drift.config import EnvConfig, EvalConfig, RewardConfig, TaskConfig
 from drift.evaluation.multiturn import echoes_feedback, episode_metrics, evaluate_policy
 from drift.reward.verifiers import exact_match
 from drift.types import Message, Problem, Trajectory, Turn
@@ -70,7 +70,9 @@ def test_evaluate_policy_greedy_and_sampled() -> None:
     ]
     task = TaskConfig(max_turns=3)
     eval_cfg = EvalConfig(sampled_samples=2, temperature=0.7, max_new_tokens=9)
-    m = evaluate_policy(engine, problems, eval_cfg, task, exact_match, RewardConfig(), seed=1)
+    m = evaluate_policy(
+        engine, problems, eval_cfg, task, EnvConfig(), exact_match, RewardConfig(), seed=1
+    )
     assert m["acc@1"] == 0.0 and m["acc@2"] == 1.0 and m["sampled/acc@2"] == 1.0
     assert m["correction_rate"] == 1.0
     assert len(m) == 2 * (3 + 6)

@@ -19,6 +19,7 @@ from drift.models.gguf import ensure_gguf_export
 from drift.reward.verifiers import exact_match
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import SamplingParams
+from drift.rollout.env import Environment
 from drift.rollout.hf_engine import HFEngine
 from drift.training.fit import train_policy
 from drift.types import TrainExample
@@ -64,8 +65,7 @@ def test_one_batched_multi_turn_episode(policy):
         problems,
         num_samples=2,
         params=SamplingParams(temperature=1.0, top_p=1.0, max_new_tokens=8, seed=0),
-        feedback=FEEDBACK,
-        max_turns=2,
+        env=Environment.oracle(FEEDBACK, 2),
         verifier=exact_match,
         reward=RewardConfig(),
         answer_format=AnswerFormat.LAST_NUMBER,

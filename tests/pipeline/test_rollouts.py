@@ -12,6 +12,7 @@ from drift.data.sources import load_problems
 from drift.pipeline import rollouts as rollout_stage
 from drift.pipeline.reference import ensure_reference
 from drift.pipeline.rollouts import ensure_rollouts, rollout_path
+from drift.utils.hashing import config_hash
 
 OVERRIDES = [
     "debug=fast",
@@ -90,3 +91,36 @@ def test_rollout_keys_do_not_depend_on_where_the_cache_is(compose_cfg, tmp_path)
         outside = [rollout_path(cfg, str(tmp_path / d / "model")).name for d in ("x", "y")]
         assert outside[0] != outside[1]  # a model outside the cache: keyed by its path
     assert keys[0] == keys[1]
+
+
+def test_rollout_keys_hold_env_only_under_the_intrinsic_protocol(compose_cfg):
+    def key(*overrides: str) -> str:
+        return rollout_path(load_config(compose_cfg([*OVERRIDES, *overrides])), "model").name
+
+    oracle = key()
+    cfg = load_config(compose_cfg(OVERRIDES))
+    before_env = config_hash("model", cfg.task, cfg.rollout, cfg.reward, cfg.seed)
+    assert oracle == f"rollouts-{before_env}.jsonl"  # caches drawn before env.protocol still hold
+    assert key("env.instruction=x", "env.shaping_alpha=2") == oracle  # unused under oracle
+    intrinsic = key("env.protocol=intrinsic")
+    assert intrinsic != oracle
+    assert key("env.protocol=intrinsic", "env.instruction=x") != intrinsic
+    assert key("env.protocol=intrinsic", "env.shaping_alpha=2") != intrinsic
+
+
+def test_intrinsic_rollouts_run_every_turn_with_the_instruction(compose_cfg):
+    overrides = [
+        *OVERRIDES,
+        "env.protocol=intrinsic",
+        "env.instruction=Check it.",
+        "task.num_train=2",
+    ]
+    cfg = load_config(compose_cfg(overrides))
+    problems = load_problems(cfg.task, "train")
+    rollouts = ensure_rollouts(cfg, ensure_reference(cfg), problems)
+    assert len(rollouts.trajectories) == 2 * cfg.rollout.num_samples
+    for traj in rollouts.trajectories:
+        assert len(traj.turns) == cfg.task.max_turns and traj.feedback == "Check it."
+        assert traj.ret == pytest.approx(
+            traj.final_correct - 0.1 * sum(not t.valid for t in traj.turns)
+        )

@@ -1,7 +1,7 @@
 import pytest
 
 from drift.config import RewardConfig
-from drift.enums import AnswerFormat
+from drift.enums import AnswerFormat, Protocol
 from drift.reward.returns import episode_return, judge_turn, turn_contributions
 from drift.reward.verifiers import exact_match
 from drift.types import Turn
@@ -66,3 +66,35 @@ def test_judge_turn_reads_free_text_answers() -> None:
         "Incorrect. Please think again.", "122", exact_match, AnswerFormat.LAST_NUMBER
     )
     assert (echo.answer, echo.correct, echo.valid) == (None, False, False)
+
+
+def test_intrinsic_return_is_the_last_answer_with_scores_shaped_bonus() -> None:
+    cfg = RewardConfig()  # gamma 0.9, format 0.1, repetition 0.5
+    intrinsic = {"protocol": Protocol.INTRINSIC}
+    right, wrong = _turn("3", correct=True), _turn("5")
+    malformed = _turn(None, valid=False)
+    # r_T only: gamma and the repetition term do not apply (keeping a right answer is the goal)
+    assert episode_return([right, right], cfg, **intrinsic) == pytest.approx(1.0)
+    assert episode_return([right, wrong], cfg, **intrinsic) == pytest.approx(0.0)
+    assert episode_return([wrong, wrong, right], cfg, **intrinsic) == pytest.approx(1.0)
+    assert episode_return([malformed, right], cfg, **intrinsic) == pytest.approx(1.0 - 0.1)
+    # SCoRe's bonus alpha (r_T - r_1), alpha = 10: wrong -> right earns 1 + 10, right -> wrong
+    # costs 10, an unchanged answer earns r_T
+    shaped = {**intrinsic, "shaping_alpha": 10.0}
+    assert episode_return([wrong, right], cfg, **shaped) == pytest.approx(11.0)
+    assert episode_return([right, wrong], cfg, **shaped) == pytest.approx(-10.0)
+    assert episode_return([right, right], cfg, **shaped) == pytest.approx(1.0)
+    assert episode_return([wrong, malformed, wrong], cfg, **shaped) == pytest.approx(-0.1)
+    assert episode_return([right], cfg, **shaped) == pytest.approx(1.0)  # one turn: no bonus
+
+
+def test_intrinsic_shares_put_the_bonus_on_the_first_and_last_turns() -> None:
+    cfg = RewardConfig()
+    turns = [_turn("5"), _turn(None, valid=False), _turn("3", correct=True)]
+    shares = turn_contributions(turns, cfg, Protocol.INTRINSIC, shaping_alpha=0.5)
+    assert shares == pytest.approx([0.0, -0.1, 1.5])
+    turns = [_turn("3", correct=True), _turn("3", correct=True)]
+    shares = turn_contributions(turns, cfg, Protocol.INTRINSIC, shaping_alpha=0.5)
+    assert shares == pytest.approx([-0.5, 1.5])  # returns-to-go: 1.0 from turn 1, 1.5 from 2
+    assert sum(shares) == pytest.approx(episode_return(turns, cfg, Protocol.INTRINSIC, 0.5))
+    assert turn_contributions([], cfg, Protocol.INTRINSIC) == []

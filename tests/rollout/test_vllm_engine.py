@@ -24,6 +24,7 @@ from drift.models.factory import build_tiny_model, export_hf
 from drift.reward.verifiers import exact_match
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import SamplingParams
+from drift.rollout.env import Environment
 from drift.rollout.hf_engine import HFEngine
 from drift.rollout.vllm_engine import (
     VLLMEngine,
@@ -234,8 +235,7 @@ def test_run_episodes_gives_the_same_trajectories_as_hf(engine, hf_engine):
     kwargs = {
         "num_samples": 2,
         "params": GREEDY,
-        "feedback": FEEDBACK,
-        "max_turns": 3,
+        "env": Environment.oracle(FEEDBACK, 3),
         "verifier": exact_match,
         "reward": RewardConfig(),
     }

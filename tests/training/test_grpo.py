@@ -10,7 +10,7 @@ import torch
 from scripted_engine import ScriptedEngine
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from drift.config import RewardConfig, TaskConfig
+from drift.config import EnvConfig, Protocol, RewardConfig, TaskConfig
 from drift.data.chat import encode_examples, prompt_ids
 from drift.data.embedded import make_split, warmup_examples
 from drift.data.tokenizer import build_char_tokenizer
@@ -173,6 +173,40 @@ class RecordingLogger:
         self.rows.append((step, metrics))
 
 
+def test_rollout_func_plays_intrinsic_episodes_with_the_shaped_return():
+    problems = make_split("train", 2, seed=0, num_candidates=4)
+    answers = {p.messages[0]["content"]: p.answer for p in problems}
+
+    def reply(conv):  # right first, then talked out of it
+        right = answers[conv[0]["content"]]
+        return f"<answer>{right if len(conv) == 1 else int(right) + 1}</answer>"
+
+    settings = GRPOSettings(num_generations=2, per_device_train_batch_size=4)
+    env = EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it.", shaping_alpha=2.0)
+    roll = EpisodeRollout(
+        problems,
+        build_char_tokenizer(),
+        TaskConfig(max_turns=2, feedback=FEEDBACK),
+        RewardConfig(),
+        settings,
+        0,
+        lambda _: ScriptedEngine(reply),
+        env=env,
+    )
+    fake = type("Acc", (), {"unwrap_model": staticmethod(lambda m: m)})
+    trainer = type("Trainer", (), {"accelerator": fake, "model": None})
+    prompts = [p.messages for p in problems for _ in range(2)]
+    out = roll(prompts, trainer)
+    # r_T + alpha (r_T - r_1) = 0 + 2 (0 - 1): the right first answer was lost
+    assert out["episode_return"] == pytest.approx([-2.0] * 4)
+    assert out["solved_turn"] == [1] * 4 and out["final_correct"] == [False] * 4
+    assert roll.last_shares == [pytest.approx([-2.0, 0.0])] * 4
+    user = runs(out["env_mask"][0], 0)
+    assert len(user) == 1  # the instruction between the two answers, outside the loss
+    start, end = user[0]
+    assert "Check it." in roll.tokenizer.decode(out["completion_ids"][0][start:end])
+
+
 @pytest.mark.parametrize("level", [AdvantageLevel.TURN, AdvantageLevel.EPISODE])
 def test_train_grpo_updates_and_exports_a_loadable_policy(reference, level):
     ref_dir, out = reference
@@ -232,7 +266,12 @@ def test_token_turns_number_the_assistant_runs():
     assert token_turns(mask).tolist() == [[0, 0, 0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 1, 1, 1]]
 
 
-def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkeypatch):
+@pytest.mark.parametrize(
+    "env",
+    [EnvConfig(), EnvConfig(protocol=Protocol.INTRINSIC, shaping_alpha=1.0)],
+    ids=["oracle", "intrinsic"],
+)
+def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkeypatch, env):
     seen = []
     original = TurnCreditGRPOTrainer._compute_loss
 
@@ -252,8 +291,9 @@ def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkey
         settings,
         str(ref_dir),
         problems,
-        out / "turn-credit",
+        out / f"turn-credit-{env.protocol.value}",
         seed=0,
+        env=env,
     )
     assert len(seen) == 2
     multi_turn = differs = 0
@@ -266,6 +306,8 @@ def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkey
             per_turn = [adv[row][(turns[row] == t) & (mask[row] == 1)] for t in range(3)]
             for values in per_turn:
                 assert values.numel() == 0 or torch.all(values == values[0])
+            if env.protocol == Protocol.INTRINSIC:  # every episode answers three times
+                assert all(values.numel() for values in per_turn)
             if per_turn[1].numel():
                 multi_turn += 1
                 differs += bool(per_turn[1][0] != per_turn[0][0])

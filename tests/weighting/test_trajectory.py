@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from drift.config import LossTurns, Weighting
+from drift.config import LossTurns, Protocol, RewardConfig, Weighting
+from drift.rollout.env import Environment
 from drift.types import Trajectory, Turn
 from drift.weighting.trajectory import drift_iw_weights, to_train_examples, trajectory_weights
 
@@ -88,3 +89,24 @@ def test_to_train_examples_keeps_weights_and_checks_shape() -> None:
         to_train_examples(TRAJS, weights[:3], "final")
     with pytest.raises(ValueError, match="finite"):
         to_train_examples(TRAJS, np.full(6, np.nan), "final")
+
+
+def test_intrinsic_episodes_weigh_by_their_shaped_return_and_rft_keeps_right_last_answers():
+    # Two-attempt intrinsic episodes of one prompt, alpha = 1: right -> right (R = 1),
+    # wrong -> right (R = 1 + 1 = 2), right -> wrong (R = -1), wrong -> wrong (R = 0).
+    env = Environment(Protocol.INTRINSIC, "Check it.", 2, shaping_alpha=1.0)
+    plans = [("1", "1"), ("2", "1"), ("1", "2"), ("2", "2")]
+    trajs = []
+    for k, plan in enumerate(plans):
+        turns = [Turn(f"<answer>{a}</answer>", a, a == "1", True) for a in plan]
+        ret = env.episode_return(turns, RewardConfig())
+        trajs.append(Trajectory("a", k, [{"role": "user", "content": "a"}], turns, "x", "1", ret))
+    assert [t.ret for t in trajs] == pytest.approx([1.0, 2.0, -1.0, 0.0])
+    beta = 0.5
+    expected = np.exp(np.array([1.0, 2.0, -1.0, 0.0]) / beta)
+    np.testing.assert_allclose(
+        trajectory_weights(trajs, Weighting.DRIFT_IW, beta), expected / expected.mean()
+    )
+    # rft: the last answer must be right; right -> wrong was solved at turn 1 but is dropped
+    assert [t.solved_turn for t in trajs] == [1, 2, 1, None]
+    np.testing.assert_array_equal(trajectory_weights(trajs, Weighting.RFT, beta), [1, 1, 0, 0])

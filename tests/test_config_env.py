@@ -1,0 +1,30 @@
+"""env: the protocol group composes, validates, and bad values name their key."""
+
+import pytest
+
+from drift.config import ConfigError, EnvConfig, Protocol, load_config
+
+
+def test_oracle_is_the_default_and_intrinsic_is_one_override(compose_cfg):
+    assert load_config(compose_cfg([])).env == EnvConfig()
+    assert EnvConfig().protocol == Protocol.ORACLE
+    env = load_config(compose_cfg(["env.protocol=intrinsic", "env.shaping_alpha=10"])).env
+    assert (env.protocol, env.shaping_alpha) == (Protocol.INTRINSIC, 10.0)
+    assert env.instruction == EnvConfig().instruction
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["env.protocol=self"], "env.protocol"),
+        (["env.shaping_alpha=-1"], "env.shaping_alpha"),
+        (["env.protocol=intrinsic", "env.instruction=' '"], "env.instruction"),
+    ],
+)
+def test_bad_values_name_their_key(compose_cfg, overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(compose_cfg(overrides))
+
+
+def test_an_empty_instruction_is_allowed_where_it_is_not_used():
+    assert EnvConfig(instruction="").protocol == Protocol.ORACLE
