@@ -415,11 +415,11 @@ class DriftConfig:
                 "the val split"
             )
         # The metric a single-method run returns to Hydra's sweeper (Optuna maximises it).
-        acc = re.fullmatch(r"(?:sampled/)?acc@(\d+)", self.objective)
+        acc = re.fullmatch(r"(?:sampled/)?acc@t?(\d+)", self.objective)
         if not self.objective.strip() or (acc and not 1 <= int(acc[1]) <= self.task.max_turns):
             raise ConfigError(
-                f"objective must name a metric (acc@k with 1 <= k <= task.max_turns="
-                f"{self.task.max_turns}, correction_rate, ...), got '{self.objective}'"
+                f"objective must name a metric (acc@k or acc@tk with 1 <= k <= task.max_turns="
+                f"{self.task.max_turns}, correction_rate, delta, ...), got '{self.objective}'"
             )
 
     def methods(self) -> dict[str, MethodConfig]:

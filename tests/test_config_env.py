@@ -19,6 +19,7 @@ def test_oracle_is_the_default_and_intrinsic_is_one_override(compose_cfg):
         (["env.protocol=self"], "env.protocol"),
         (["env.shaping_alpha=-1"], "env.shaping_alpha"),
         (["env.protocol=intrinsic", "env.instruction=' '"], "env.instruction"),
+        (["objective=acc@t6"], "objective"),  # beyond task.max_turns=5
     ],
 )
 def test_bad_values_name_their_key(compose_cfg, overrides, key):
@@ -28,3 +29,8 @@ def test_bad_values_name_their_key(compose_cfg, overrides, key):
 
 def test_an_empty_instruction_is_allowed_where_it_is_not_used():
     assert EnvConfig(instruction="").protocol == Protocol.ORACLE
+
+
+def test_the_objective_may_be_a_per_turn_accuracy_or_a_change(compose_cfg):
+    for objective in ("acc@t5", "sampled/acc@t1", "delta", "delta_i2c"):
+        assert load_config(compose_cfg([f"objective={objective}"])).objective == objective

@@ -32,6 +32,7 @@ __all__ = [
     "RunRecord",
     "SummaryRow",
     "collect_runs",
+    "column_label",
     "common_overrides",
     "config_labels",
     "cost_columns",
@@ -53,6 +54,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# acc@k (solved within k turns), the rates, then the answer given at each turn and how it changed
+# from turn 1 to turn T (drift.evaluation.multiturn; docs/metrics.md): a table shows the ones its
+# runs report, so a 2-turn run shows acc@t1, acc@t2.
 DEFAULT_COLUMNS = (
     "acc@1",
     "acc@2",
@@ -62,11 +66,22 @@ DEFAULT_COLUMNS = (
     "correction_rate",
     "repeat_rate",
     "echo_rate",
+    "acc@t1",
+    "acc@t2",
+    "acc@t3",
+    "acc@t4",
+    "acc@t5",
+    "delta",
+    "delta_i2c",
+    "delta_c2i",
 )
 REPORT_COLUMNS = (*DEFAULT_COLUMNS, "auroc", "norm_spearman")
 # What training cost (drift.pipeline.cost), with short headers; cells are whole numbers.
 COST_COLUMNS = ("cost/generated_tokens", "cost/wall_seconds", "cost/optimizer_steps")
 COLUMN_LABELS = {
+    "delta": "Δ(t1,tT)",
+    "delta_i2c": "Δi→c",
+    "delta_c2i": "Δc→i",
     "cost/generated_tokens": "generated tokens",
     "cost/wall_seconds": "wall s",
     "cost/optimizer_steps": "optimizer steps",
@@ -179,9 +194,29 @@ def format_cell(row: SummaryRow, column: str) -> str:
     return f"{row.mean[column]:{fmt}} ± {std:{fmt}}"
 
 
+def column_label(column: str, rows: Sequence[SummaryRow]) -> str:
+    """A column's header: its :data:`COLUMN_LABELS` entry (behind ``sampled/`` for sampled
+    metrics) or the metric's name. ``Δ(t1,tT)`` names T, the last turn with an ``acc@tT``, when
+    every row that reports it has the same T."""
+    base = column.removeprefix("sampled/")
+    prefix = column[: len(column) - len(base)]
+    label = COLUMN_LABELS.get(base, base)
+    if base == "delta":
+        last = {_last_turn(row, prefix) for row in rows if column in row.mean}
+        if len(last) == 1 and None not in last:
+            label = label.replace("tT", f"t{last.pop()}")
+    return prefix + label
+
+
+def _last_turn(row: SummaryRow, prefix: str) -> int | None:
+    pattern = re.compile(re.escape(prefix) + r"acc@t(\d+)")
+    turns = [int(m[1]) for name in row.mean if (m := pattern.fullmatch(name))]
+    return max(turns, default=None)
+
+
 def table_header(rows: Sequence[SummaryRow], columns: Sequence[str], show_n: bool) -> list[str]:
     """Header cells: method, config (when any row has one), n (when ``show_n``), metrics."""
-    return [*_label_columns(rows, show_n), *(COLUMN_LABELS.get(c, c) for c in columns)]
+    return [*_label_columns(rows, show_n), *(column_label(c, rows) for c in columns)]
 
 
 def table_cells(

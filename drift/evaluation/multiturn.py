@@ -1,4 +1,5 @@
-"""Multi-turn evaluation: acc@k, correction, repeat and echo rates (README, "Methods")."""
+"""Multi-turn evaluation: acc@k, per-turn accuracy and its changes, correction, repeat and echo
+rates (README, "Methods" and "Protocols"; definitions with a worked example in docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -46,14 +47,56 @@ def _rate(num: int | np.integer, den: int | np.integer) -> float:
     return float(num) / float(den) if den else 0.0
 
 
+def standing_correct(trajectories: Sequence[Trajectory], max_turns: int) -> np.ndarray:
+    """[N, max_turns] bool: whether the answer each episode stands on at turn t is correct.
+
+    That is the answer given at turn t, or, for an episode that ended before turn t, its last
+    answer: under the oracle protocol an episode ends at its first correct answer, which it
+    keeps (so this is acc@t's "solved within t turns"); under intrinsic every episode answers
+    at every turn. An episode without turns is wrong at every turn; a malformed turn is wrong.
+    """
+    correct = np.zeros((len(trajectories), max_turns), dtype=bool)
+    for i, traj in enumerate(trajectories):
+        flags = [turn.correct for turn in traj.turns[:max_turns]]
+        if flags:
+            correct[i, : len(flags)] = flags
+            correct[i, len(flags) :] = flags[-1]
+    return correct
+
+
+def turn_change_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[str, float]:
+    """Per-turn accuracy and how it changes from the first turn to turn T = ``max_turns``
+    (SCoRe's metrics; docs/metrics.md), over the episodes, on :func:`standing_correct`:
+
+    - ``acc@t{t}`` (t = 1..T): accuracy of the answer given at turn t (Acc@t);
+    - ``delta``: acc@tT - acc@t1, Δ(t1, tT);
+    - ``delta_i2c``: fraction of episodes wrong at turn 1 and right at turn T, Δi→c;
+    - ``delta_c2i``: fraction right at turn 1 and wrong at turn T, Δc→i (always 0 under the
+      oracle protocol, where an episode right at turn 1 stops and keeps that answer).
+
+    ``delta = delta_i2c - delta_c2i``.
+    """
+    if max_turns <= 0:
+        raise ValueError(f"max_turns must be > 0, got {max_turns}")
+    standing = standing_correct(trajectories, max_turns)  # [N, T]
+    first, last = standing[:, 0], standing[:, -1]
+    metrics = {f"acc@t{t}": float(standing[:, t - 1].mean()) for t in range(1, max_turns + 1)}
+    metrics["delta"] = float(last.mean() - first.mean())
+    metrics["delta_i2c"] = float(np.mean(~first & last))
+    metrics["delta_c2i"] = float(np.mean(first & ~last))
+    return metrics
+
+
 def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[str, float]:
     """acc@k (k = 1..max_turns), correction_rate, repeat_rate, echo_rate, mean_turns,
-    valid_rate, mean_return.
+    valid_rate, mean_return, then :func:`turn_change_metrics` (acc@t1.., delta, delta_i2c,
+    delta_c2i).
 
-    correction_rate: wrong turns that have a next turn, followed by a correct one.
-    repeat_rate: answers at turn >= 2 equal to an earlier answer of the episode, over answers
-    at turn >= 2. echo_rate: replies at turn >= 2 that start by echoing the feedback
-    (:func:`echoes_feedback`), over replies at turn >= 2. A rate with an empty denominator is 0.
+    acc@k: episodes with a correct answer within the first k turns. correction_rate: wrong turns
+    that have a next turn, followed by a correct one. repeat_rate: answers at turn >= 2 equal to
+    an earlier answer of the episode, over answers at turn >= 2. echo_rate: replies at turn >= 2
+    that start by echoing the user turn before them (:func:`echoes_feedback`), over replies at
+    turn >= 2. A rate with an empty denominator is 0.
     """
     if not trajectories:
         raise ValueError("episode_metrics needs at least one trajectory")
@@ -72,6 +115,7 @@ def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[
     metrics["mean_turns"] = float(num_turns) / len(trajectories)
     metrics["valid_rate"] = _rate(tab["valid"].sum(), num_turns)
     metrics["mean_return"] = float(np.mean([t.ret for t in trajectories]))
+    metrics.update(turn_change_metrics(trajectories, max_turns))
     return metrics
 
 

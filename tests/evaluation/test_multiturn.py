@@ -1,8 +1,14 @@
 import pytest
 from scripted_engine import ScriptedEngine
 
-from drift.config import EnvConfig, EvalConfig, RewardConfig, TaskConfig
-from drift.evaluation.multiturn import echoes_feedback, episode_metrics, evaluate_policy
+from drift.config import EnvConfig, EvalConfig, Protocol, RewardConfig, TaskConfig
+from drift.evaluation.multiturn import (
+    echoes_feedback,
+    episode_metrics,
+    evaluate_policy,
+    standing_correct,
+    turn_change_metrics,
+)
 from drift.reward.verifiers import exact_match
 from drift.types import Message, Problem, Trajectory, Turn
 
@@ -75,9 +81,98 @@ def test_evaluate_policy_greedy_and_sampled() -> None:
     )
     assert m["acc@1"] == 0.0 and m["acc@2"] == 1.0 and m["sampled/acc@2"] == 1.0
     assert m["correction_rate"] == 1.0
-    assert len(m) == 2 * (3 + 6)
+    assert len(m) == 2 * (3 + 6 + 3 + 3)  # acc@k, rates, acc@tk, deltas; greedy and sampled
     greedy, sampled = engine.calls[0], engine.calls[2]
     assert len(greedy[0]) == 5 and greedy[1].temperature == 0.0
     assert greedy[1].max_new_tokens == 9
     assert len(sampled[0]) == 10 and sampled[1].temperature == 0.7
     assert engine.calls[1][0][0][-1]["content"] == task.feedback
+
+
+def test_oracle_turn_metrics_carry_a_solved_answer_forward() -> None:
+    # Under the oracle protocol an episode stops at its first correct answer: it has no answer
+    # at later turns and stands on the correct one, so acc@tk = acc@k and nothing turns wrong.
+    trajs = [
+        _traj(["3"]),  # right at 1
+        _traj(["1", "3"]),  # corrected at 2
+        _traj(["1", "1", None, "2"]),  # never right
+        _traj(["2", "4", "2", "3"]),  # corrected at 4
+    ]
+    assert standing_correct(trajs, 4).tolist() == [
+        [True, True, True, True],
+        [False, True, True, True],
+        [False, False, False, False],
+        [False, False, False, True],
+    ]
+    m = episode_metrics(trajs, max_turns=4)
+    assert [m[f"acc@t{t}"] for t in range(1, 5)] == [0.25, 0.5, 0.5, 0.75]
+    assert [m[f"acc@t{t}"] for t in range(1, 5)] == [m[f"acc@{k}"] for k in range(1, 5)]
+    assert m["delta"] == pytest.approx(0.5)
+    assert m["delta_i2c"] == 0.5 and m["delta_c2i"] == 0.0
+
+
+def test_intrinsic_turn_metrics_on_the_worked_example() -> None:
+    # docs/metrics.md's worked example: five two-attempt episodes, target 3.
+    trajs = [
+        _traj(["3", "3"]),  # right, kept
+        _traj(["1", "3"]),  # wrong -> right
+        _traj(["3", "1"]),  # right -> wrong
+        _traj(["1", "2"]),  # wrong, changed, still wrong
+        _traj(["1", "1"]),  # wrong, unchanged
+    ]
+    m = episode_metrics(trajs, max_turns=2)
+    assert (m["acc@t1"], m["acc@t2"]) == (0.4, 0.4)
+    assert m["delta"] == pytest.approx(0.0)
+    assert (m["delta_i2c"], m["delta_c2i"]) == (0.2, 0.2)
+    assert (m["acc@1"], m["acc@2"]) == (0.4, 0.6)  # cumulative: some answer right by turn k
+    assert m["correction_rate"] == pytest.approx(1 / 3)  # wrong first answers: 3, fixed: 1
+    assert m["repeat_rate"] == pytest.approx(2 / 5)  # second answers equal to the first: 2
+    assert m["mean_turns"] == 2.0
+
+
+def test_oracle_turn_metrics_on_the_worked_example() -> None:
+    # The same first answers under the oracle protocol: right ones end their episode.
+    trajs = [_traj(["3"]), _traj(["1", "3"]), _traj(["3"]), _traj(["1", "2"]), _traj(["1", "1"])]
+    m = episode_metrics(trajs, max_turns=2)
+    assert (m["acc@1"], m["acc@2"]) == (0.4, 0.6)
+    assert (m["acc@t1"], m["acc@t2"]) == (0.4, 0.6)  # A and C stand on their first answer
+    assert m["delta"] == pytest.approx(0.2)
+    assert (m["delta_i2c"], m["delta_c2i"]) == (0.2, 0.0)
+    assert m["correction_rate"] == pytest.approx(1 / 3)
+    assert m["repeat_rate"] == pytest.approx(1 / 3)  # second answers: B, D, E; E repeats
+    assert m["mean_turns"] == pytest.approx(1.6)
+
+
+def test_turn_metrics_edge_cases() -> None:
+    # a malformed answer is wrong; turns past max_turns are not read; no turns: wrong throughout
+    trajs = [_traj(["3", None]), _traj(["1", "3", "1"]), _traj([])]
+    m = turn_change_metrics(trajs, max_turns=2)
+    assert (m["acc@t1"], m["acc@t2"]) == pytest.approx((1 / 3, 1 / 3))
+    assert (m["delta_i2c"], m["delta_c2i"]) == pytest.approx((1 / 3, 1 / 3))
+    assert m["delta"] == pytest.approx(m["delta_i2c"] - m["delta_c2i"])
+    one = turn_change_metrics(trajs, max_turns=1)  # T = 1: nothing can change
+    assert one == {"acc@t1": pytest.approx(1 / 3), "delta": 0.0, "delta_i2c": 0.0, "delta_c2i": 0.0}
+    with pytest.raises(ValueError, match="max_turns"):
+        turn_change_metrics(trajs, max_turns=0)
+
+
+def test_evaluate_policy_under_the_intrinsic_protocol() -> None:
+    def reply(conv: list[Message]) -> str:  # right first, then talked out of it
+        return "<answer>3</answer>" if len(conv) == 1 else "<answer>1</answer>"
+
+    engine = ScriptedEngine(reply)
+    problems = [
+        Problem(id=f"p{i}", messages=[{"role": "user", "content": "q"}], answer="3")
+        for i in range(4)
+    ]
+    task = TaskConfig(max_turns=3)
+    env = EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it.")
+    eval_cfg = EvalConfig(sampled_samples=0)
+    m = evaluate_policy(engine, problems, eval_cfg, task, env, exact_match, RewardConfig(), seed=1)
+    assert [len(call[0]) for call in engine.calls] == [4, 4, 4]  # every episode, every turn
+    assert engine.calls[1][0][0][-1] == {"role": "user", "content": "Check it."}
+    assert (m["acc@t1"], m["acc@t2"], m["acc@t3"]) == (1.0, 0.0, 0.0)
+    assert (m["delta"], m["delta_i2c"], m["delta_c2i"]) == (-1.0, 0.0, 1.0)
+    assert m["acc@3"] == 1.0 and m["mean_turns"] == 3.0
+    assert m["mean_return"] == 0.0  # the last answer is wrong
+    assert m["repeat_rate"] == pytest.approx(1 / 2)  # "1" at turn 3 repeats turn 2

@@ -95,6 +95,9 @@ def test_offline_wandb_run_holds_config_metrics_table_plots_and_artifacts(
     assert {"plots/acc_at_k"} <= trained["history"]
     metrics = summary["methods"]["drift_iw"]
     assert trained["summary"]["eval/acc@5"] == pytest.approx(metrics["acc@5"])
+    turn_metrics = ("eval/acc@t1", "eval/acc@t5", "eval/delta", "eval/delta_i2c", "eval/delta_c2i")
+    assert set(turn_metrics) <= trained["history"]
+    assert trained["summary"]["eval/delta_c2i"] == metrics["delta_c2i"] == 0.0  # oracle protocol
 
     arts = trained["artifacts"]
     rollouts = [n for n, (kind, _) in arts.items() if kind == "rollouts"]

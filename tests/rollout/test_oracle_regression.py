@@ -78,3 +78,5 @@ def test_oracle_protocol_reproduces_the_pre_protocol_episodes_byte_for_byte():
         assert _sha256(json.dumps(weights)) == digest, weighting
     metrics = episode_metrics(trajs, 4)
     assert {k: metrics[k] for k in METRICS} == METRICS  # exactly, not approximately
+    assert [metrics[f"acc@t{k}"] for k in range(1, 5)] == [metrics[f"acc@{k}"] for k in range(1, 5)]
+    assert metrics["delta_c2i"] == 0.0
