@@ -99,7 +99,12 @@ def make_split(split: str, n: int, seed: int, num_candidates: int) -> list[Probl
 
 
 def warmup_examples(
-    n: int, seed: int, num_candidates: int, feedback: str, multi_turn_fraction: float
+    n: int,
+    seed: int,
+    num_candidates: int,
+    feedback: str,
+    multi_turn_fraction: float,
+    keep_fraction: float = 0.0,
 ) -> list[TrainExample]:
     """``n`` supervised conversations on train-split prompts (repeats allowed) for the warm-up.
 
@@ -107,6 +112,11 @@ def warmup_examples(
     each followed by a ``feedback`` user turn, then the right answer. Wrong answers are distinct
     candidates other than the answer, those of the clue's parity first (the mistakes a model
     that knows the rule makes). Loss is on the final (right) answer only.
+
+    ``keep_fraction`` (for a ``feedback`` that is a revision instruction, not a verdict: the
+    intrinsic protocol) is the share of the multi-turn conversations whose earlier answers are
+    all the right one, kept after each user turn, instead of wrong ones; with 0 the examples
+    (and the random draws) are as without it.
     """
     _check("train", num_candidates)
     rng = np.random.default_rng([seed, 99])
@@ -118,11 +128,15 @@ def warmup_examples(
     is_answer[rows, answer] = True
     keys = rng.random(cands.shape) + (cands % 2 != clue[:, None]) + 2 * is_answer
     wrong_order = np.take_along_axis(cands, np.argsort(keys, axis=1), axis=1)
+    kept = rng.random(n) < keep_fraction if keep_fraction > 0 else np.zeros(n, dtype=bool)
     examples = []
     for i in range(n):
         problem = _problem(f"warmup-{i:06d}", cands[i], int(answer[i]), int(clue[i]))
         messages: list[Message] = list(problem.messages)
-        for digit in wrong_order[i, : num_wrong[i]].tolist():
+        earlier = wrong_order[i, : num_wrong[i]].tolist()
+        if kept[i]:
+            earlier = [problem.answer] * len(earlier)
+        for digit in earlier:
             messages.append({"role": "assistant", "content": format_answer(str(digit))})
             messages.append({"role": "user", "content": feedback})
         messages.append({"role": "assistant", "content": format_answer(problem.answer)})

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from drift.config import ConfigError, DriftConfig, Normalize, TaskSource, TrainerConfig
+from drift.config import ConfigError, DriftConfig, Normalize, Protocol, TaskSource, TrainerConfig
 from drift.data.embedded import warmup_examples
 from drift.models.factory import export_hf, load_policy
 from drift.training.fit import train_policy
@@ -16,13 +16,30 @@ from drift.utils.manifest import reusable
 log = logging.getLogger(__name__)
 
 WARMUP_VERSION = "warmup-v2"  # v2: single-turn phase, then multi-turn phase
+INTRINSIC_KEEP_FRACTION = 0.5
+"""Under the intrinsic protocol, the share of the warm-up's multi-turn conversations whose first
+answer is right and kept after each instruction (the rest correct wrong ones): about how often a
+model at the embedded task's ceiling (acc@1 ≈ .49) is right at its first attempt."""
+
+
+def warmup_user_turn(cfg: DriftConfig) -> tuple[str, float]:
+    """The user turn between the answers of the warm-up's multi-turn conversations, and the
+    share of them whose earlier answers are the right one, kept
+    (:func:`~drift.data.embedded.warmup_examples`): the oracle's feedback after wrong answers
+    only, or the intrinsic protocol's instruction, after right answers as after wrong ones, so
+    that the reference has seen the instruction it will be given (README, "Protocols")."""
+    if cfg.env.protocol == Protocol.ORACLE:
+        return cfg.task.feedback, 0.0
+    return cfg.env.instruction, INTRINSIC_KEEP_FRACTION
 
 
 def reference_key(cfg: DriftConfig) -> str:
-    """Hash of everything the reference policy depends on."""
+    """Hash of everything the reference policy depends on (the warm-up's user turn only when it
+    is not the oracle's feedback, which ``cfg.task`` holds: earlier keys still hold)."""
     if not cfg.model.warmup.enabled:
         return config_hash(cfg.model.name_or_path, cfg.model.dtype, cfg.model.tiny, cfg.seed)
-    return config_hash(WARMUP_VERSION, cfg.model, cfg.task, cfg.seed)
+    intrinsic = [] if cfg.env.protocol == Protocol.ORACLE else [warmup_user_turn(cfg)]
+    return config_hash(WARMUP_VERSION, cfg.model, cfg.task, cfg.seed, *intrinsic)
 
 
 def warmup_trainer(cfg: DriftConfig, steps: int) -> TrainerConfig:
@@ -72,6 +89,7 @@ def ensure_reference(cfg: DriftConfig) -> str:
         return str(out)
     log.info("warming up the reference policy -> %s", out)
     w = cfg.model.warmup
+    user_turn, keep_fraction = warmup_user_turn(cfg)
     phases = [
         ("single_turn", w.steps, 0.0),
         ("multi_turn", w.multi_turn_steps, w.multi_turn_fraction),
@@ -83,8 +101,9 @@ def ensure_reference(cfg: DriftConfig) -> str:
             n=w.num_examples,
             seed=cfg.task.seed + 7919 * cfg.seed,
             num_candidates=cfg.task.num_candidates,
-            feedback=cfg.task.feedback,
+            feedback=user_turn,
             multi_turn_fraction=fraction,
+            keep_fraction=keep_fraction,
         )
         result = train_policy(
             model,

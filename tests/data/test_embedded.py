@@ -131,3 +131,33 @@ def test_warmup_all_multi_turn() -> None:
     )
     lengths = {len(ex.messages) for ex in examples}
     assert lengths == {4, 6, 8}  # 1, 2 or 3 wrong answers
+
+
+def test_warmup_with_kept_answers_for_the_intrinsic_protocol() -> None:
+    instruction = "Review your answer."
+    base = warmup_examples(
+        500, seed=3, num_candidates=4, feedback=instruction, multi_turn_fraction=0.6
+    )
+    mixed = warmup_examples(
+        500,
+        seed=3,
+        num_candidates=4,
+        feedback=instruction,
+        multi_turn_fraction=0.6,
+        keep_fraction=0.5,
+    )
+    kept = corrected = 0
+    for before, ex in zip(base, mixed, strict=True):
+        assert len(ex.messages) == len(before.messages)  # same prompts, same number of attempts
+        assert ex.messages[0] == before.messages[0] and ex.messages[-1] == before.messages[-1]
+        assert all(m["content"] == instruction for m in ex.messages[2::2])
+        answers = [m["content"] for m in ex.messages[1::2]]
+        if len(answers) == 1:
+            continue
+        if ex.messages == before.messages:  # wrong answers, then the right one
+            corrected += 1
+            assert answers[-1] not in answers[:-1]
+        else:  # the right answer from the first attempt on, kept after each instruction
+            kept += 1
+            assert set(answers) == {answers[-1]}
+    assert kept / (kept + corrected) == pytest.approx(0.5, abs=0.08)

@@ -10,7 +10,14 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from drift.config import load_config
-from drift.pipeline.reference import ensure_reference
+from drift.pipeline.reference import (
+    INTRINSIC_KEEP_FRACTION,
+    WARMUP_VERSION,
+    ensure_reference,
+    reference_key,
+    warmup_user_turn,
+)
+from drift.utils.hashing import config_hash
 from drift.utils.manifest import MANIFEST, check_manifest
 
 
@@ -57,3 +64,22 @@ def test_a_broken_cached_reference_is_named_and_rebuilt(compose_cfg, caplog, dam
     assert check_manifest(out, content=True) is None
     again = AutoModelForCausalLM.from_pretrained(out).state_dict()
     assert all(torch.equal(weights[k], again[k]) for k in weights)
+
+
+def test_the_warm_up_shows_the_protocols_user_turn_and_its_key_says_so(compose_cfg):
+    def cfg(*overrides: str):
+        return load_config(compose_cfg(list(overrides)))
+
+    oracle = cfg()
+    assert warmup_user_turn(oracle) == (oracle.task.feedback, 0.0)
+    before_env = config_hash(WARMUP_VERSION, oracle.model, oracle.task, oracle.seed)
+    assert reference_key(oracle) == before_env  # references warmed up before env still hold
+    assert reference_key(cfg("env.instruction=x", "env.shaping_alpha=3")) == before_env
+    intrinsic = cfg("env.protocol=intrinsic", "env.instruction=Check it.")
+    assert warmup_user_turn(intrinsic) == ("Check it.", INTRINSIC_KEEP_FRACTION)
+    assert reference_key(intrinsic) != before_env
+    assert reference_key(cfg("env.protocol=intrinsic", "env.instruction=Other.")) != (
+        reference_key(intrinsic)
+    )
+    shaped = cfg("env.protocol=intrinsic", "env.instruction=Check it.", "env.shaping_alpha=3")
+    assert reference_key(shaped) == reference_key(intrinsic)  # the return does not warm up
