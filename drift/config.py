@@ -27,6 +27,7 @@ from drift.enums import (
     LossTurns,
     MethodFamily,
     Normalize,
+    PromptFormat,
     Protocol,
     RecordFormat,
     Schedule,
@@ -52,6 +53,8 @@ __all__ = [
     "LossTurns",
     "MethodFamily",
     "Normalize",
+    "PromptConfig",
+    "PromptFormat",
     "Protocol",
     "RecordFormat",
     "Schedule",
@@ -139,6 +142,7 @@ class RolloutConfig:
     cpu_kvcache_space_gb: int = 1
     start_timeout_s: float = 1800.0
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
+    prompt_format: PromptFormat = PromptFormat.PLAIN
 
     def __post_init__(self) -> None:
         for key in (
@@ -353,6 +357,7 @@ class EvalConfig:
     temperature: float = 1.0
     max_new_tokens: int = 24
     batch_size: int = 1024
+    prompt_format: PromptFormat = PromptFormat.PLAIN
 
     def __post_init__(self) -> None:
         require_non_negative("eval.sampled_samples", self.sampled_samples)
@@ -368,6 +373,36 @@ class LoggerConfig:
     group: str | None = None
     mode: WandbMode = WandbMode.OFFLINE
     tags: list[str] = field(default_factory=list)
+
+
+DRIFT_SYSTEM = "You're a helpful assistant. "
+DRIFT_ANSWER_INSTRUCTION = (
+    "You are solving Math problems. Only give the final answer between <answer> and </answer>."
+)
+
+
+@dataclass
+class PromptConfig:
+    """The DRIFT authors' prompt protocol, used by ``prompt_format`` ``drift_full`` and
+    ``drift_simple`` (:mod:`drift.rollout.formats`; README, "Prompt protocol").
+
+    ``system`` and ``answer_instruction`` open every conversation; ``think`` asks for
+    ``<think> … </think> <answer> … </answer>`` and prefills the reply with ``<think>`` (else
+    ``<answer> … </answer>`` and ``<answer>``); ``max_words`` is the length line's number (the
+    authors' ``instruction_max_tokens``); a turn's answer is the first part of its ``<answer>``
+    text split on ``action_sep`` (one action per turn, as the authors' run sets it).
+    """
+
+    system: str = DRIFT_SYSTEM
+    answer_instruction: str = DRIFT_ANSWER_INSTRUCTION
+    think: bool = True
+    max_words: int = 400
+    action_sep: str = "||"
+
+    def __post_init__(self) -> None:
+        require_positive("prompt.max_words", self.max_words)
+        if not self.action_sep:
+            raise ConfigError("prompt.action_sep must not be empty")
 
 
 @dataclass
@@ -393,6 +428,7 @@ class DriftConfig:
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -408,6 +444,13 @@ class DriftConfig:
             require_identifier(f"compare.{key}", key)
         if self.num_threads is not None:
             require_positive("num_threads", self.num_threads)
+        if self.env.protocol == Protocol.INTRINSIC:
+            for key in ("rollout", "eval"):
+                if getattr(self, key).prompt_format == PromptFormat.DRIFT_FULL:
+                    raise ConfigError(
+                        f"{key}.prompt_format=drift_full shows a 'Reward:' line, the verifier's "
+                        "verdict, which env.protocol=intrinsic never shows: use drift_simple"
+                    )
         influence = [n for n, m in self.methods().items() if m.train and m.influence is not None]
         if influence and self.task.name == TaskSource.EMBEDDED and self.task.num_val == 0:
             raise ConfigError(

@@ -153,3 +153,15 @@ class Protocol(str, Enum):
     ORACLE = "oracle"  # alias
     intrinsic = "intrinsic"  # a fixed revision instruction after every attempt, all T attempts
     INTRINSIC = "intrinsic"  # alias
+
+
+class PromptFormat(str, Enum):
+    """What the model sees and how its replies are read (``rollout.prompt_format``,
+    ``eval.prompt_format``; README, "Prompt protocol")."""
+
+    plain = "plain"  # the task's own messages and answer format, the feedback as the user turn
+    PLAIN = "plain"  # alias
+    drift_full = "drift_full"  # the DRIFT authors' turn blocks (turn, state, actions, Reward:)
+    DRIFT_FULL = "drift_full"  # alias
+    drift_simple = "drift_simple"  # the DRIFT authors' problem once, then the feedback alone
+    DRIFT_SIMPLE = "drift_simple"  # alias

@@ -37,7 +37,10 @@ class Trajectory:
     """A multi-turn episode: the prompt, every assistant turn, the user turn between them.
 
     ``feedback`` is that user turn: the oracle's feedback, or the revision instruction under
-    ``env.protocol=intrinsic`` (:mod:`drift.rollout.env`).
+    ``env.protocol=intrinsic`` (:mod:`drift.rollout.env`). A prompt format whose user turns
+    vary (``drift_full``) keeps them in ``users`` (one per turn but the last); ``prefill`` is the
+    text every assistant turn starts with that the model did not write (``turns[i].text``
+    includes it; :mod:`drift.rollout.formats`).
     """
 
     prompt_id: str
@@ -49,6 +52,8 @@ class Trajectory:
     ret: float = 0.0
     weight: float = 1.0
     influence: float | None = None  # on-policy influence score (method=drift_iw_if)
+    users: list[str] | None = None
+    prefill: str = ""
 
     @property
     def solved_turn(self) -> int | None:
@@ -66,19 +71,21 @@ class Trajectory:
         return bool(self.turns) and self.turns[-1].correct
 
     def messages(self) -> list[Message]:
-        """The whole conversation: prompt, then each answer, each but the last followed by the
-        user turn ``feedback``."""
+        """The whole conversation: prompt, then each answer, each but the last followed by its
+        user turn (``users``, or ``feedback``)."""
         out = list(self.prompt)
         for i, turn in enumerate(self.turns):
             out.append({"role": "assistant", "content": turn.text})
             if i < len(self.turns) - 1:
-                out.append({"role": "user", "content": self.feedback})
+                user = self.feedback if self.users is None else self.users[i]
+                out.append({"role": "user", "content": user})
         return out
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        if self.influence is None:
-            del data["influence"]
+        for key, default in (("influence", None), ("users", None), ("prefill", "")):
+            if data[key] == default:
+                del data[key]
         return data
 
     @classmethod
@@ -89,9 +96,11 @@ class Trajectory:
 
 @dataclass
 class TrainExample:
-    """A conversation to fine-tune on, its loss weight, and which assistant turns carry loss."""
+    """A conversation to fine-tune on, its loss weight, and which assistant turns carry loss
+    (each from after ``prefill``, which every assistant turn then starts with)."""
 
     id: str
     messages: list[Message]
     weight: float = 1.0
     loss_turns: LossTurns = "final"
+    prefill: str = ""  # the start of each assistant turn the model did not write: no loss

@@ -92,7 +92,12 @@ def signed_rollout_targets(
         coeffs = returns - _group_mean(returns, codes, len(names))[codes]
     turns = LossTurns(loss_turns).value
     examples = [
-        TrainExample(id=f"{t.prompt_id}/{t.sample_id}", messages=t.messages(), loss_turns=turns)
+        TrainExample(
+            id=f"{t.prompt_id}/{t.sample_id}",
+            messages=t.messages(),
+            loss_turns=turns,
+            prefill=t.prefill,
+        )
         for t in trajectories
     ]
     return _drop_zero(examples, coeffs, codes, [str(n) for n in names], scheme.value)

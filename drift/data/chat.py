@@ -8,10 +8,20 @@ assistant's content and its closing eos (``<|end|>``, ChatML's ``<|im_end|>``) b
 newline a template puts after it. A prefix that is not a token-prefix of the whole
 conversation (a template that rewrites earlier turns, merges across turn boundaries) raises
 ``ValueError``: the mask would be wrong.
+
+An example with a ``prefill`` (the DRIFT prompt formats: every assistant turn starts with
+``<think>``, which the engine wrote into the prompt, not the model) is cut at text boundaries
+instead: the conversation's text is split where each supervised turn's prefill ends and where
+the turn ends, each piece is tokenised on its own, and the loss covers the pieces from after the
+prefill to the end of the turn (to its last eos). The tokens before a reply are then exactly the
+prompt the engine tokenised (generation prompt + prefill, one piece), and the trained tokens
+are the reply's own, whether or not a tokenizer would merge the prefill's last characters with
+the reply's first.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -98,6 +108,48 @@ def _mask(example: TrainExample, ids: list[list[int]], eos_id: int | None) -> li
     return mask
 
 
+def _prefilled_pieces(
+    tokenizer: PreTrainedTokenizerBase, example: TrainExample
+) -> tuple[list[str], list[int]]:
+    """The text of a prefilled example cut into pieces, and which pieces carry the loss."""
+    full = _render(tokenizer, example.messages, generation_prompt=False)
+    cuts: dict[int, bool] = {}  # cut position -> the piece starting there carries the loss
+    for i in _supervised_turns(example):
+        content = example.messages[i]["content"]
+        if not content.startswith(example.prefill):
+            raise ValueError(
+                f"example {example.id!r}: assistant turn {i} does not start with the prefill "
+                f"{example.prefill!r}"
+            )
+        before = _render(tokenizer, example.messages[:i], generation_prompt=True)
+        through = _render(tokenizer, example.messages[: i + 1], generation_prompt=False)
+        start = before + example.prefill
+        if not full.startswith(start) or not full.startswith(through):
+            raise ValueError(
+                f"example {example.id!r}: a rendered prefix of the conversation is not a text "
+                "prefix of the whole; the chat template rewrites earlier turns"
+            )
+        cuts[len(start)] = True
+        cuts.setdefault(len(through), False)
+    bounds = sorted({0, *cuts, len(full)})
+    pieces = [full[a:b] for a, b in itertools.pairwise(bounds)]
+    return pieces, [int(cuts.get(a, False)) for a in bounds[:-1]]
+
+
+def _encode_prefilled(
+    tokenizer: PreTrainedTokenizerBase, example: TrainExample
+) -> tuple[list[int], list[int]]:
+    """``input_ids`` and loss mask of a prefilled example (module doc)."""
+    pieces, supervised = _prefilled_pieces(tokenizer, example)
+    ids: list[int] = []
+    mask: list[int] = []
+    for tokens, loss in zip(_tokenize(tokenizer, pieces), supervised, strict=True):
+        end = _span_end(tokens, 0, len(tokens), tokenizer.eos_token_id) if loss else 0
+        ids.extend(tokens)
+        mask.extend([1] * end + [0] * (len(tokens) - end))
+    return ids, mask
+
+
 def encode_examples(
     tokenizer: PreTrainedTokenizerBase, examples: list[TrainExample], max_length: int
 ) -> list[EncodedExample]:
@@ -105,18 +157,25 @@ def encode_examples(
 
     Sequences longer than ``max_length`` are cut on the right (a warning counts them).
     """
-    texts = [_renders(tokenizer, example) for example in examples]
-    flat = _tokenize(tokenizer, [text for group in texts for text in group])
-    out: list[EncodedExample] = []
+    plain = [e for e in examples if not e.prefill]
+    texts = [_renders(tokenizer, example) for example in plain]
+    flat = _tokenize(tokenizer, [text for group in texts for text in group]) if plain else []
+    encoded: dict[int, tuple[list[int], list[int]]] = {}
     offset = 0
-    truncated = 0
-    for example, group in zip(examples, texts, strict=True):
+    for example, group in zip(plain, texts, strict=True):
         ids = flat[offset : offset + len(group)]
         offset += len(group)
-        mask = _mask(example, ids, tokenizer.eos_token_id)
-        truncated += len(ids[0]) > max_length
+        encoded[id(example)] = (ids[0], _mask(example, ids, tokenizer.eos_token_id))
+    out: list[EncodedExample] = []
+    truncated = 0
+    for example in examples:
+        if example.prefill:
+            input_ids, mask = _encode_prefilled(tokenizer, example)
+        else:
+            input_ids, mask = encoded[id(example)]
+        truncated += len(input_ids) > max_length
         out.append(
-            EncodedExample(example.id, ids[0][:max_length], mask[:max_length], example.weight)
+            EncodedExample(example.id, input_ids[:max_length], mask[:max_length], example.weight)
         )
     if truncated:
         log.warning("%d of %d examples were cut to max_length=%d", truncated, len(out), max_length)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from drift.config import EnvConfig, EvalConfig, RewardConfig, TaskConfig
+from drift.config import EnvConfig, EvalConfig, PromptConfig, RewardConfig, TaskConfig
 from drift.reward.extract import normalize_answer
 from drift.reward.verifiers import Verifier
 from drift.rollout.driver import run_episodes
@@ -128,12 +128,14 @@ def evaluate_policy(
     verifier: Verifier,
     reward: RewardConfig,
     seed: int,
+    prompt: PromptConfig | None = None,
 ) -> dict[str, float]:
     """Greedy episodes (one per problem) and, if ``eval_cfg.sampled_samples > 0``, sampled
     episodes at ``eval_cfg.temperature`` whose metrics are prefixed ``sampled/``; the episodes
-    follow ``env.protocol`` (:class:`~drift.rollout.env.Environment`)."""
+    follow ``env.protocol`` (:class:`~drift.rollout.env.Environment`) in
+    ``eval_cfg.prompt_format`` (``prompt``: the DRIFT formats' settings)."""
     metrics: dict[str, float] = {}
-    environment = Environment.from_config(task, env)
+    environment = Environment.from_config(task, env, eval_cfg.prompt_format, prompt)
 
     def run(num_samples: int, temperature: float) -> dict[str, float]:
         params = SamplingParams(temperature, 1.0, eval_cfg.max_new_tokens, seed)

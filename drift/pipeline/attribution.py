@@ -42,7 +42,7 @@ from drift.pipeline.attribution_scores import MethodSkipped, StudyData, drift_if
 from drift.pipeline.attribution_warmup import ensure_warmup, load_base, study_trainer
 from drift.pipeline.evaluate import evaluate_policy_dir
 from drift.pipeline.loggers import build_loggers, close_loggers, log_metrics
-from drift.pipeline.rollouts import ensure_rollouts, env_key, validation_config
+from drift.pipeline.rollouts import ensure_rollouts, env_key, rollout_key, validation_config
 from drift.rollout.prompts import load_prompts
 from drift.training.fit import train_policy
 from drift.types import Problem, Trajectory
@@ -87,7 +87,9 @@ def validation_rollouts(
     """``study.rollouts_per_query`` episodes of ``study.val_max_turns`` turns per query."""
     vcfg = validation_config(cfg, cfg.study.rollouts_per_query, cfg.study.val_max_turns)
     ids = [q.id for q in queries]
-    path_key = config_hash(key, vcfg.task, vcfg.rollout, cfg.reward, cfg.seed, ids, *env_key(cfg))
+    path_key = config_hash(
+        key, vcfg.task, *rollout_key(vcfg), cfg.reward, cfg.seed, ids, *env_key(cfg)
+    )
     path = Path(cfg.paths.cache_dir) / f"attr-rollouts-{path_key}.jsonl"
     return ensure_rollouts(vcfg, str(policy_dir), queries, path=path).trajectories
 

@@ -21,4 +21,5 @@ def evaluate_policy_dir(cfg: DriftConfig, policy: str, problems: list[Problem]) 
             build_verifier(cfg.reward.verifier),
             cfg.reward,
             seed=cfg.seed,
+            prompt=cfg.prompt,
         )

@@ -36,7 +36,13 @@ from drift.data.chat import EncodedExample, encode_examples
 from drift.models.factory import load_policy
 from drift.pipeline.attribution_features import feature_device
 from drift.pipeline.attribution_scores import signed_influence
-from drift.pipeline.rollouts import ensure_rollouts, env_key, policy_key, validation_config
+from drift.pipeline.rollouts import (
+    ensure_rollouts,
+    env_key,
+    policy_key,
+    rollout_key,
+    validation_config,
+)
 from drift.rollout.prompts import load_prompts
 from drift.types import Problem, TrainExample, Trajectory
 from drift.utils.hashing import config_hash
@@ -90,7 +96,7 @@ def trajectory_influence(
     upstream = (
         policy_key(cfg, policy),  # not where the cache is
         vcfg.task,
-        vcfg.rollout,
+        *rollout_key(vcfg),
         cfg.reward,
         cfg.seed,
         [q.id for q in queries],

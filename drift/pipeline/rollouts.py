@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from drift.config import DriftConfig, Protocol
+from drift.config import DriftConfig, PromptFormat, Protocol
 from drift.pipeline.engines import build_engine, close_engine
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
@@ -60,10 +60,21 @@ def env_key(cfg: DriftConfig) -> list[object]:
     return [] if cfg.env.protocol == Protocol.ORACLE else [cfg.env]
 
 
+def rollout_key(cfg: DriftConfig) -> list[object]:
+    """``cfg.rollout`` as part of a cache key of episodes: under ``prompt_format=plain`` without
+    that key (so the keys of caches made before it existed still hold), otherwise with it and
+    the prompt protocol's settings (``cfg.prompt``)."""
+    data = dataclasses.asdict(cfg.rollout)
+    if cfg.rollout.prompt_format == PromptFormat.PLAIN:
+        del data["prompt_format"]
+        return [data]
+    return [data, cfg.prompt]
+
+
 def rollout_path(cfg: DriftConfig, policy: str) -> Path:
     """Cache location of the rollouts for this policy, task, rollout, reward and env config."""
     key = config_hash(
-        policy_key(cfg, policy), cfg.task, cfg.rollout, cfg.reward, cfg.seed, *env_key(cfg)
+        policy_key(cfg, policy), cfg.task, *rollout_key(cfg), cfg.reward, cfg.seed, *env_key(cfg)
     )
     return Path(cfg.paths.cache_dir) / f"rollouts-{key}.jsonl"
 
@@ -107,7 +118,7 @@ def ensure_rollouts(
     path = path or rollout_path(cfg, policy)
     meta_path = path.with_suffix(".meta.json")
     verifier = build_verifier(cfg.reward.verifier)
-    env = Environment.from_config(cfg.task, cfg.env)
+    env = Environment.from_config(cfg.task, cfg.env, cfg.rollout.prompt_format, cfg.prompt)
     engine = None
     clock = RolloutClock(path.with_suffix(".partial.meta.json"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drift.config import RewardConfig
 from drift.enums import AnswerFormat, Protocol
 from drift.reward.extract import normalize_answer, read_answer
@@ -10,10 +12,15 @@ from drift.types import Turn
 
 
 def judge_turn(
-    text: str, target: str, verifier: Verifier, answer_format: AnswerFormat = AnswerFormat.TAGS
+    text: str,
+    target: str,
+    verifier: Verifier,
+    answer_format: AnswerFormat = AnswerFormat.TAGS,
+    reader: Callable[[str], tuple[str | None, bool]] | None = None,
 ) -> Turn:
-    """Extract the answer of one assistant turn (``answer_format``), verify it, check its format."""
-    answer, valid = read_answer(text, answer_format)
+    """Extract the answer of one assistant turn (``answer_format``, or ``reader`` when given: a
+    prompt format's rule), verify it, check its format."""
+    answer, valid = reader(text) if reader is not None else read_answer(text, answer_format)
     correct = bool(verifier(answer, target)) if answer is not None else False
     return Turn(
         text=text,

@@ -12,21 +12,24 @@ so both protocols share one driver, one return and one loss:
 - ``intrinsic``: every episode runs ``task.max_turns`` answers; after each but the last the user
   turn is ``env.instruction``, whatever the verifier said. The verifier only scores.
 
-A prompt format that renders user turns differently (a per-turn text such as a ``Reward:`` line)
-extends :meth:`Environment.next_user_turn`. Under both protocols here the text between answers is
-one fixed message, which the trajectory keeps as ``Trajectory.feedback`` and
-:meth:`drift.types.Trajectory.messages` replays.
+The environment also carries the prompt format (:class:`~drift.rollout.formats.Renderer`): the
+conversation an episode opens with, the prefill of each reply, how the user turn reads and how a
+reply is read. Under ``plain`` the text between answers is one fixed message, which the
+trajectory keeps as ``Trajectory.feedback`` and :meth:`drift.types.Trajectory.messages`
+replays; a format whose user turns vary (``drift_full``'s turn blocks) keeps them in
+``Trajectory.users``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from drift.config import EnvConfig, RewardConfig, TaskConfig
-from drift.enums import Protocol
+from drift.config import EnvConfig, PromptConfig, RewardConfig, TaskConfig
+from drift.enums import AnswerFormat, PromptFormat, Protocol
 from drift.reward.returns import episode_return, turn_contributions
-from drift.types import Turn
+from drift.rollout.formats import Renderer
+from drift.types import Message, Problem, Turn
 
 
 @dataclass(frozen=True)
@@ -35,24 +38,49 @@ class Environment:
 
     ``message`` is the user turn between answers: the feedback under ``oracle``, the revision
     instruction under ``intrinsic``. ``shaping_alpha`` shapes the intrinsic return.
+    ``renderer`` is the prompt format (``plain`` by default).
     """
 
     protocol: Protocol
     message: str
     max_turns: int
     shaping_alpha: float = 0.0
+    renderer: Renderer = field(default_factory=Renderer)
 
     def __post_init__(self) -> None:
         if self.max_turns <= 0:
             raise ValueError(f"max_turns must be > 0, got {self.max_turns}")
+        if self.protocol == Protocol.INTRINSIC and self.renderer.format == PromptFormat.DRIFT_FULL:
+            raise ValueError("drift_full's 'Reward:' line would show the verdict under intrinsic")
 
     @classmethod
-    def from_config(cls, task: TaskConfig, env: EnvConfig) -> Environment:
+    def from_config(
+        cls,
+        task: TaskConfig,
+        env: EnvConfig,
+        prompt_format: PromptFormat = PromptFormat.PLAIN,
+        prompt: PromptConfig | None = None,
+    ) -> Environment:
         """The run's environment: ``env.protocol`` with ``task.feedback`` (oracle) or
-        ``env.instruction`` (intrinsic), at most ``task.max_turns`` answers."""
+        ``env.instruction`` (intrinsic), at most ``task.max_turns`` answers, in
+        ``prompt_format`` (``prompt``: the DRIFT formats' settings)."""
         protocol = Protocol(env.protocol)
         message = task.feedback if protocol == Protocol.ORACLE else env.instruction
-        return cls(protocol, message, task.max_turns, env.shaping_alpha)
+        renderer = Renderer(PromptFormat(prompt_format), prompt or PromptConfig())
+        return cls(protocol, message, task.max_turns, env.shaping_alpha, renderer)
+
+    def initial_messages(self, problem: Problem) -> list[Message]:
+        """The conversation an episode of ``problem`` opens with, in this prompt format."""
+        return self.renderer.initial_messages(problem, self.max_turns)
+
+    @property
+    def prefill(self) -> str:
+        """The text every assistant turn starts with, written for the model ("" for none)."""
+        return self.renderer.prefill
+
+    def read(self, text: str, answer_format: AnswerFormat) -> tuple[str | None, bool]:
+        """(answer or None, well formed) of an assistant turn (prefill included)."""
+        return self.renderer.read(text, answer_format)
 
     @classmethod
     def oracle(cls, feedback: str, max_turns: int) -> Environment:
@@ -66,7 +94,7 @@ class Environment:
             return None
         if self.protocol == Protocol.ORACLE and turns[-1].correct:
             return None
-        return self.message
+        return self.renderer.user_turn(self.message, turns, self.max_turns)
 
     def turn_contributions(self, turns: list[Turn], reward: RewardConfig) -> list[float]:
         """Each turn's share of the episode's return under this protocol."""

@@ -8,14 +8,15 @@ from typing import Any
 import torch
 from transformers import GenerationConfig
 
-from drift.rollout.engine import SamplingParams
+from drift.rollout.engine import SamplingParams, render_prompts
 from drift.types import Message
 
 
 class HFEngine:
     """Generates with a HF causal LM in batches of ``batch_size`` conversations.
 
-    Prompts are rendered with the tokenizer's chat template (generation prompt appended),
+    Prompts are rendered with the tokenizer's chat template (generation prompt appended, or a
+    final assistant message continued: :func:`~drift.rollout.engine.render_prompts`),
     sorted by length to limit padding, left-padded with an explicit attention mask (``generate``
     derives position ids from it) and decoded without special tokens, new tokens only.
     """
@@ -75,9 +76,7 @@ class HFEngine:
         """One assistant reply per conversation, in input order."""
         if not conversations:
             return []
-        prompts = self.tokenizer.apply_chat_template(
-            list(conversations), add_generation_prompt=True, tokenize=False
-        )
+        prompts = render_prompts(self.tokenizer, conversations)
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         config = self._generation_config(params)
         replies: list[str] = [""] * len(prompts)

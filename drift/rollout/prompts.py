@@ -21,6 +21,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from drift.config import DriftConfig
 from drift.data.sources import load_problems
 from drift.errors import DataError
+from drift.rollout.engine import render_prompts
 from drift.types import Message, Problem
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def prompt_lengths(
     lengths: list[int] = []
     for start in range(0, len(conversations), TOKENIZE_BATCH):
         batch = list(conversations[start : start + TOKENIZE_BATCH])
-        texts = tokenizer.apply_chat_template(batch, add_generation_prompt=True, tokenize=False)
+        texts = render_prompts(tokenizer, batch)
         ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
         lengths.extend(len(x) for x in ids)
     return lengths

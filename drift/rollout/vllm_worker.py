@@ -22,6 +22,8 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from drift.rollout.engine import continues
+
 CPU_GPU_MEMORY_UTILIZATION = 0.1
 """vLLM's CPU backend sizes its KV cache from VLLM_CPU_KVCACHE_SPACE; it needs a low value here."""
 
@@ -53,15 +55,28 @@ def build_llm(llm_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def chat(llm: Any, requests: list[tuple[list[dict[str, str]], dict[str, Any]]]) -> list[list[str]]:
-    """All requests in one ``LLM.chat`` call; ``n`` completions (texts) per request."""
+    """``n`` completions (texts) per request, in order: one ``LLM.chat`` call for the requests
+    that ask for a new assistant turn (``add_generation_prompt``) and one for those ending with
+    an assistant message to continue (a prefill: ``continue_final_message``)."""
     from vllm import SamplingParams
 
-    if not requests:
-        return []
-    conversations = [conv for conv, _ in requests]
-    params = [SamplingParams(**kwargs) for _, kwargs in requests]
-    outputs = llm.chat(conversations, params, use_tqdm=False, add_generation_prompt=True)
-    return [[c.text for c in out.outputs] for out in outputs]
+    out: list[list[str]] = [[] for _ in requests]
+    for flag in (False, True):
+        idx = [i for i, (conv, _) in enumerate(requests) if continues(conv) == flag]
+        if not idx:
+            continue
+        conversations = [requests[i][0] for i in idx]
+        params = [SamplingParams(**requests[i][1]) for i in idx]
+        outputs = llm.chat(
+            conversations,
+            params,
+            use_tqdm=False,
+            add_generation_prompt=not flag,
+            continue_final_message=flag,
+        )
+        for i, result in zip(idx, outputs, strict=True):
+            out[i] = [c.text for c in result.outputs]
+    return out
 
 
 def serve(inbox: Connection, outbox: Connection) -> None:

@@ -63,6 +63,7 @@ def to_train_examples(
             messages=t.messages(),
             weight=float(w),
             loss_turns=turns,
+            prefill=t.prefill,
         )
         for t, w in zip(trajectories, weights, strict=True)
         if w > 0

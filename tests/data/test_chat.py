@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from drift.data.chat import EncodedExample, encode_examples, prompt_ids
 from drift.data.tokenizer import build_char_tokenizer
+from drift.rollout.engine import render_prompts
 from drift.types import Message, TrainExample
 
 CHATML = (
@@ -121,3 +122,82 @@ def test_rewriting_template_is_refused() -> None:
 def test_no_assistant_message() -> None:
     with pytest.raises(ValueError, match="no assistant message"):
         encode_example(build_char_tokenizer(), TrainExample("a", MESSAGES[:1]), max_length=512)
+
+
+# --- prefilled assistant turns (prompt_format=drift_*; issue 18) ------------------------------
+
+PREFILLED: list[Message] = [
+    {"role": "user", "content": "What is 2 + 3?"},
+    {"role": "assistant", "content": "<think>add</think><answer>6</answer>"},
+    {"role": "user", "content": "Incorrect. Please think again."},
+    {"role": "assistant", "content": "<think>again</think><answer>5</answer>"},
+]
+
+
+def _merging_tokenizer() -> PreTrainedTokenizerBase:
+    """Characters, plus one BPE merge across the prefill's edge: ``>a`` is one token, as a
+    byte-level BPE merges ``>`` with the letters after it."""
+    from tokenizers import Tokenizer, decoders, models
+
+    from drift.data.tokenizer import CHARACTERS, SPECIAL_TOKENS
+
+    vocab = {t: i for i, t in enumerate((*SPECIAL_TOKENS, *CHARACTERS, ">a"))}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[(">", "a")], unk_token="<unk>"))
+    backend.decoder = decoders.Fuse()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="<|end|>"
+    )
+    tok.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[3:])})
+    tok.chat_template = build_char_tokenizer().chat_template
+    return tok
+
+
+def _generation_prompt_ids(tok: PreTrainedTokenizerBase, before: list[Message]) -> list[int]:
+    """The tokens the engine sends for the turn after ``before``: the conversation with an
+    assistant message holding the prefill, continued (drift.rollout.engine.render_prompts)."""
+    text = render_prompts(tok, [[*before, {"role": "assistant", "content": "<think>"}]])[0]
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+@pytest.mark.parametrize("make", [build_char_tokenizer, _chatml_tokenizer, _merging_tokenizer])
+@pytest.mark.parametrize("loss_turns", ["final", "all"])
+def test_prefill_is_prompt_and_the_reply_is_trained(make, loss_turns) -> None:
+    tok = make()
+    example = TrainExample("a", PREFILLED, loss_turns=loss_turns, prefill="<think>")
+    enc = encode_example(tok, example, max_length=512)
+    replies = [
+        f"add</think><answer>6</answer>{tok.eos_token}",
+        f"again</think><answer>5</answer>{tok.eos_token}",
+    ]
+    spans = _spans(enc.loss_mask)
+    assert _decoded_spans(tok, enc.input_ids, enc.loss_mask) == (
+        replies if loss_turns == "all" else replies[1:]
+    )
+    # the tokens before the first trained reply are exactly the prompt the engine tokenised,
+    # prefill included; before a later one (loss_turns=all) the earlier replies keep their own
+    # tokens, so only the text is the engine's
+    turns = [1, 3] if loss_turns == "all" else [3]
+    for k, ((start, _), turn) in enumerate(zip(spans, turns, strict=True)):
+        prompt = _generation_prompt_ids(tok, PREFILLED[:turn])
+        assert tok.decode(enc.input_ids[:start]) == tok.decode(prompt)
+        if k == 0:
+            assert enc.input_ids[:start] == prompt
+    assert tok.decode(enc.input_ids) == tok.apply_chat_template(PREFILLED, tokenize=False)
+
+
+def test_merging_tokenizer_merges_across_the_prefill_edge() -> None:
+    # what makes the test above bite: tokenised whole, the conversation has no token boundary
+    # after the final "<think>" (its reply starts with "a"), so the engine's prompt is not a
+    # token prefix of it and no mask from whole-text tokens could start where the reply does
+    tok = _merging_tokenizer()
+    ids = tok("<think>again", add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(ids)[6] == ">a"
+    whole = tok(tok.apply_chat_template(PREFILLED, tokenize=False), add_special_tokens=False)
+    prompt = _generation_prompt_ids(tok, PREFILLED[:3])
+    assert whole["input_ids"][: len(prompt)] != prompt
+
+
+def test_prefill_must_start_the_assistant_turn() -> None:
+    example = TrainExample("a", MESSAGES, prefill="<think>")
+    with pytest.raises(ValueError, match="does not start with the prefill"):
+        encode_example(build_char_tokenizer(), example, max_length=512)

@@ -1,6 +1,7 @@
 """The rollout stage on the tiny model: resumes give the same bytes, keys ignore locations,
 resumed runs report the time of every part."""
 
+import dataclasses
 import random
 import time
 from pathlib import Path
@@ -99,13 +100,28 @@ def test_rollout_keys_hold_env_only_under_the_intrinsic_protocol(compose_cfg):
 
     oracle = key()
     cfg = load_config(compose_cfg(OVERRIDES))
-    before_env = config_hash("model", cfg.task, cfg.rollout, cfg.reward, cfg.seed)
+    rollout = dataclasses.asdict(cfg.rollout)
+    del rollout["prompt_format"]  # as the rollout config was before it had one
+    before_env = config_hash("model", cfg.task, rollout, cfg.reward, cfg.seed)
     assert oracle == f"rollouts-{before_env}.jsonl"  # caches drawn before env.protocol still hold
     assert key("env.instruction=x", "env.shaping_alpha=2") == oracle  # unused under oracle
     intrinsic = key("env.protocol=intrinsic")
     assert intrinsic != oracle
     assert key("env.protocol=intrinsic", "env.instruction=x") != intrinsic
     assert key("env.protocol=intrinsic", "env.shaping_alpha=2") != intrinsic
+
+
+def test_rollout_keys_hold_the_prompt_protocol_only_under_a_drift_format(compose_cfg):
+    def key(*overrides: str) -> str:
+        return rollout_path(load_config(compose_cfg([*OVERRIDES, *overrides])), "model").name
+
+    plain = key()
+    assert key("prompt.max_words=7", "eval.prompt_format=drift_simple") == plain  # unused
+    full = key("rollout.prompt_format=drift_full")
+    assert full != plain
+    assert key("rollout.prompt_format=drift_simple") not in (plain, full)
+    assert key("rollout.prompt_format=drift_full", "prompt.max_words=7") != full
+    assert key("rollout.prompt_format=drift_full", "prompt.think=false") != full
 
 
 def test_intrinsic_rollouts_run_every_turn_with_the_instruction(compose_cfg):

@@ -72,3 +72,16 @@ def test_read_answer_follows_the_format() -> None:
     assert read_answer("Incorrect. Please think again.", AnswerFormat.LAST_NUMBER) == (None, False)
     assert read_answer("59 + 63 = 122.", AnswerFormat.TAGS) == (None, False)
     assert read_answer("<answer>5</answer>", AnswerFormat.TAGS) == ("5", True)
+
+
+def test_drift_reader_takes_the_first_action_of_the_first_block() -> None:
+    from drift.reward.extract import read_drift_answer
+
+    assert read_drift_answer("<think>a</think> <answer> 4 || 5 </answer>", think=True) == (
+        "4",
+        True,
+    )
+    assert read_drift_answer("<answer>4</answer>", think=True) == (None, False)  # no think
+    assert read_drift_answer("<answer>4</answer>", think=False) == ("4", True)
+    assert read_drift_answer("<answer>4 ; 5</answer>", think=False, sep=";") == ("4", True)
+    assert read_drift_answer("<answer> </answer>", think=False) == (None, False)

@@ -24,3 +24,17 @@ def test_scripted_engine_records_calls() -> None:
     assert engine.calls == [
         ([[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]], params)
     ]
+
+
+def test_render_prompts_continues_a_final_assistant_message() -> None:
+    from drift.data.tokenizer import build_char_tokenizer
+    from drift.rollout.engine import continues, render_prompts
+
+    tok = build_char_tokenizer()
+    user = [{"role": "user", "content": "2 + 3?"}]
+    prefilled = [*user, {"role": "assistant", "content": "<think>"}]
+    assert not continues(user) and continues(prefilled)
+    assert render_prompts(tok, [prefilled, user]) == [
+        "<|user|>2 + 3?<|end|><|assistant|><think>",
+        "<|user|>2 + 3?<|end|><|assistant|>",
+    ]

@@ -107,3 +107,30 @@ def test_empty_and_missing_pad(model, tokenizer) -> None:  # type: ignore[no-unt
     no_pad.pad_token = None
     with pytest.raises(ValueError, match="pad token"):
         HFEngine(model, no_pad, 2)
+
+
+def test_a_final_assistant_message_is_continued(model, tokenizer) -> None:  # type: ignore[no-untyped-def]
+    # a prefill (prompt_format=drift_*): the reply continues "<think>" in the assistant's turn,
+    # as an unpadded argmax loop from the generation prompt + "<think>" does
+    prefill = {"role": "assistant", "content": "<think>"}
+    convs = [[*conv, prefill] for conv in CONVS]
+    greedy = SamplingParams(0.0, 1.0, MAX_NEW, None)
+    replies = HFEngine(model, tokenizer, batch_size=3).generate([*convs, CONVS[0]], greedy)
+
+    def manual(conv):  # type: ignore[no-untyped-def]
+        text = tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(text + "<think>", add_special_tokens=False, return_tensors="pt")
+        ids = ids["input_ids"]
+        new: list[int] = []
+        with torch.no_grad():
+            for _ in range(MAX_NEW):
+                nxt = int(model(input_ids=ids).logits[0, -1].argmax())
+                if nxt == tokenizer.eos_token_id:
+                    break
+                new.append(nxt)
+                ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+        return tokenizer.decode(new, skip_special_tokens=True)
+
+    assert replies[:-1] == [manual(c) for c in CONVS]
+    assert replies[-1] == _manual_greedy(model, tokenizer, CONVS[0])  # mixed in one call
+    assert replies[:-1] != [_manual_greedy(model, tokenizer, c) for c in CONVS]

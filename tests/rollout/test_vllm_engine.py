@@ -280,3 +280,41 @@ def test_close_ends_the_worker_and_vllm_processes(engine):  # runs last: closes 
     with pytest.raises(RuntimeError, match="closed"):
         engine.generate([_conv("1 2 3 4 odd")], GREEDY)
     engine.close()  # idempotent
+
+
+def test_worker_chat_continues_prefilled_conversations_in_their_own_call(monkeypatch):
+    # vLLM's chat takes add_generation_prompt/continue_final_message per call, not per request:
+    # requests ending with an assistant message (a prefill) go in a call that continues it
+    import types
+
+    from drift.rollout import vllm_worker
+
+    fake = types.ModuleType("vllm")
+    fake.SamplingParams = lambda **kw: kw  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+
+    class LLM:
+        def __init__(self) -> None:
+            self.calls: list[tuple[list[str], bool, bool]] = []
+
+        def chat(self, convs, params, use_tqdm, add_generation_prompt, continue_final_message):  # type: ignore[no-untyped-def]
+            assert not (add_generation_prompt and continue_final_message)
+            self.calls.append(
+                ([c[-1]["content"] for c in convs], add_generation_prompt, continue_final_message)
+            )
+            out = types.SimpleNamespace
+            return [
+                out(outputs=[out(text=f"{c[-1]['content']}/{i}") for i in range(p["n"])])
+                for c, p in zip(convs, params, strict=True)
+            ]
+
+    llm = LLM()
+    prefill = {"role": "assistant", "content": "<think>"}
+    requests = [
+        (_conv("a"), {"n": 1}),
+        ([*_conv("b"), prefill], {"n": 2}),
+        (_conv("c"), {"n": 1}),
+    ]
+    assert vllm_worker.chat(llm, requests) == [["a/0"], ["<think>/0", "<think>/1"], ["c/0"]]
+    assert llm.calls == [(["a", "c"], True, False), (["<think>"], False, True)]
+    assert vllm_worker.chat(llm, []) == []

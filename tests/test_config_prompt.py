@@ -1,0 +1,44 @@
+"""rollout.prompt_format, eval.prompt_format and prompt.*: defaults, overrides, refusals."""
+
+import pytest
+
+from drift.config import ConfigError, PromptConfig, PromptFormat, load_config
+
+
+def test_plain_is_the_default_and_each_stage_has_its_own_format(compose_cfg):
+    cfg = load_config(compose_cfg([]))
+    assert cfg.rollout.prompt_format == cfg.eval.prompt_format == PromptFormat.PLAIN
+    assert cfg.prompt == PromptConfig()
+    cfg = load_config(
+        compose_cfg(
+            [
+                "rollout.prompt_format=drift_full",
+                "eval.prompt_format=drift_simple",
+                "prompt.think=false",
+                "prompt.max_words=200",
+            ]
+        )
+    )
+    assert cfg.rollout.prompt_format == PromptFormat.DRIFT_FULL
+    assert cfg.eval.prompt_format == PromptFormat.DRIFT_SIMPLE
+    assert (cfg.prompt.think, cfg.prompt.max_words) == (False, 200)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["rollout.prompt_format=drift"], r"rollout\.prompt_format"),
+        (["prompt.max_words=0"], r"prompt\.max_words"),
+        (["prompt.action_sep=''"], r"prompt\.action_sep"),
+        (["env.protocol=intrinsic", "rollout.prompt_format=drift_full"], r"rollout\.prompt_format"),
+        (["env.protocol=intrinsic", "eval.prompt_format=drift_full"], r"eval\.prompt_format"),
+    ],
+)
+def test_bad_values_name_their_key(compose_cfg, overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(compose_cfg(overrides))
+
+
+def test_simple_mode_goes_with_the_intrinsic_protocol(compose_cfg):
+    overrides = ["env.protocol=intrinsic", "rollout.prompt_format=drift_simple"]
+    assert load_config(compose_cfg(overrides)).rollout.prompt_format == PromptFormat.DRIFT_SIMPLE
