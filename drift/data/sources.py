@@ -140,6 +140,10 @@ _PARSERS = {
 }
 
 
+_QUESTION = {RecordFormat.METAMATHQA: "query", RecordFormat.MATH: "problem"}
+"""The field holding a record's bare question (without the task's answer instruction)."""
+
+
 def _keep(record: dict[str, Any], where: str, fmt: RecordFormat, task: TaskConfig) -> bool:
     if fmt != RecordFormat.METAMATHQA or not task.filter_type:
         return True
@@ -161,6 +165,8 @@ def _problems(records: Iterator[Record], task: TaskConfig, split: str) -> Iterat
             raise DataError(f"{where}: field 'id' repeats {pid!r}")
         seen.add(pid)
         meta = {"source": where, "format": fmt.value}
+        if fmt in _QUESTION:  # the question alone, for prompt formats that frame it themselves
+            meta["question"] = record[_QUESTION[fmt]].strip()
         if "type" in record:
             meta["type"] = record["type"]
         yield Problem(id=pid, messages=messages, answer=answer, meta=meta)

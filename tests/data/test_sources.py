@@ -70,6 +70,8 @@ def test_metamathqa_with_filter(tmp_path: Path) -> None:
     ]
     assert "<think>...</think>" in INSTRUCTION and "<answer>...</answer>" in INSTRUCTION
     assert problems[1].meta["type"] == "MATH_SV"
+    # the bare question, which prompt_format=drift_* frames with its own instructions
+    assert problems[0].meta["question"] == "What is 1+1?"
     unfiltered = load_problems(_file_task(tmp_path / "m.jsonl"), "train")  # auto format
     assert [p.answer for p in unfiltered] == ["2", "\\frac{1}{2}", "3"]
     assert unfiltered[0].messages[0]["role"] == "user"
@@ -80,6 +82,7 @@ def test_math_nested_boxed(tmp_path: Path) -> None:
     problems = load_problems(task, "train")
     assert [p.answer for p in problems] == ["\\frac{1}{2}", "\\{1, 2\\}"]
     assert problems[0].messages == [{"role": "user", "content": f"Compute 1/2.\n\n{INSTRUCTION}"}]
+    assert problems[0].meta["question"] == "Compute 1/2."
 
 
 def test_drift_format(tmp_path: Path) -> None:
