@@ -14,7 +14,7 @@ bound. (Rows over 1 MiB never get this far: the loaders refuse them, see
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
@@ -22,6 +22,7 @@ from drift.config import DriftConfig
 from drift.data.sources import load_problems
 from drift.errors import DataError
 from drift.rollout.engine import render_prompts
+from drift.rollout.env import Environment
 from drift.types import Message, Problem
 
 log = logging.getLogger(__name__)
@@ -46,20 +47,30 @@ def prompt_lengths(
     return lengths
 
 
+def _messages(problem: Problem) -> list[Message]:
+    return problem.messages
+
+
 def _describe(problem: Problem, length: int) -> str:
     source = problem.meta.get("source")
     return f"{problem.id} ({source}, {length} tokens)" if source else f"{problem.id} ({length})"
 
 
 def fit_prompts(
-    problems: list[Problem], tokenizer: PreTrainedTokenizerBase, max_tokens: int, what: str
+    problems: list[Problem],
+    tokenizer: PreTrainedTokenizerBase,
+    max_tokens: int,
+    what: str,
+    opening: Callable[[Problem], list[Message]] | None = None,
 ) -> list[Problem]:
     """``problems`` whose prompt is at most ``max_tokens`` tokens long, in order.
 
-    Skipped ones are counted in one warning naming the first :data:`SHOWN` of them; when every
-    problem is skipped, DataError. ``what`` names the set in both (e.g. "split 'train'").
+    The prompt is ``opening(problem)``, the conversation the engine is first sent (default: the
+    problem's messages). Skipped ones are counted in one warning naming the first :data:`SHOWN`
+    of them; when every problem is skipped, DataError. ``what`` names the set in both (e.g.
+    "split 'train'").
     """
-    lengths = prompt_lengths(tokenizer, [p.messages for p in problems])
+    lengths = prompt_lengths(tokenizer, [(opening or _messages)(p) for p in problems])
     kept = [p for p, n in zip(problems, lengths, strict=True) if n <= max_tokens]
     if len(kept) == len(problems):
         return kept
@@ -86,9 +97,19 @@ def fit_prompts(
 def load_prompts(cfg: DriftConfig, split: str, policy: str) -> list[Problem]:
     """The problems of ``split`` (:func:`~drift.data.sources.load_problems`) whose prompts fit
     ``cfg.rollout.max_prompt_tokens`` under the chat template of ``policy`` (an HF directory or
-    hub name, whose tokenizer is loaded)."""
+    hub name, whose tokenizer is loaded), each prompt as the split's prompt format opens an
+    episode (``eval.prompt_format`` for the test split, ``rollout.prompt_format`` otherwise)."""
     problems = load_problems(cfg.task, split)
     if not problems:
         return problems
     tokenizer = AutoTokenizer.from_pretrained(policy, trust_remote_code=cfg.model.trust_remote_code)
-    return fit_prompts(problems, tokenizer, cfg.rollout.max_prompt_tokens, f"split {split!r}")
+    fmt = cfg.eval.prompt_format if split == "test" else cfg.rollout.prompt_format
+    env = Environment.from_config(cfg.task, cfg.env, fmt, cfg.prompt)
+    prefill = [{"role": "assistant", "content": env.prefill}] if env.prefill else []
+
+    def opening(problem: Problem) -> list[Message]:
+        return [*env.initial_messages(problem), *prefill]
+
+    return fit_prompts(
+        problems, tokenizer, cfg.rollout.max_prompt_tokens, f"split {split!r}", opening
+    )

@@ -97,3 +97,26 @@ def test_load_prompts_from_a_task_file_via_the_config(compose_cfg, tmp_path, cap
     assert "skipped 1 of 4 prompts" in caplog.text and f"q2 ({task}:3, 163 tokens)" in caplog.text
     with pytest.raises(ConfigError, match=r"rollout\.max_prompt_tokens must be > 0"):
         load_config(compose_cfg(["rollout.max_prompt_tokens=0"]))
+
+
+def test_load_prompts_measures_the_prompt_the_split_s_format_sends(compose_cfg, tmp_path) -> None:
+    rows = [{"id": f"q{i}", "prompt": "2+2?", "answer": "4"} for i in range(3)]
+    task = tmp_path / "task.jsonl"
+    task.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    policy = tmp_path / "policy"
+    build_char_tokenizer().save_pretrained(policy)
+    base = ["task=metamathqa", f"task.files.train={task}", f"task.files.test={task}"]
+    base += ["task.filter_type=null", "rollout.max_prompt_tokens=64"]
+
+    def load(split: str, *overrides: str) -> list[Problem]:
+        return load_prompts(load_config(compose_cfg([*base, *overrides])), split, str(policy))
+
+    assert len(load("train", "eval.prompt_format=drift_simple")) == 3  # plain fits in 64
+    # the same problems framed by the authors' protocol (system message, instruction, format
+    # line, <think> prefill) are over 64 tokens: under drift_full for the rollouts' splits, and
+    # for the test split under eval's format
+    with pytest.raises(DataError, match="all 3 prompts"):
+        load("train", "rollout.prompt_format=drift_full")
+    with pytest.raises(DataError, match="all 3 prompts"):
+        load("test", "eval.prompt_format=drift_simple")
+    assert len(load("test", "rollout.prompt_format=drift_full")) == 3
