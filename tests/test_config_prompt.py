@@ -42,3 +42,17 @@ def test_bad_values_name_their_key(compose_cfg, overrides, match):
 def test_simple_mode_goes_with_the_intrinsic_protocol(compose_cfg):
     overrides = ["env.protocol=intrinsic", "rollout.prompt_format=drift_simple"]
     assert load_config(compose_cfg(overrides)).rollout.prompt_format == PromptFormat.DRIFT_SIMPLE
+
+
+def test_the_paper_preset_uses_the_authors_protocol(compose_cfg):
+    cfg = load_config(compose_cfg(["experiment=drift_iw_paper"]))
+    assert cfg.rollout.prompt_format == PromptFormat.DRIFT_FULL  # their generation default
+    assert cfg.eval.prompt_format == PromptFormat.DRIFT_SIMPLE  # their benchmark script's mode
+    assert cfg.prompt == PromptConfig(think=True, max_words=400)
+    assert (cfg.rollout.temperature, cfg.rollout.top_p, cfg.rollout.max_new_tokens) == (1, 1, 512)
+    assert (cfg.eval.greedy, cfg.eval.sampled_samples, cfg.eval.max_new_tokens) == (True, 0, 1024)
+    assert (cfg.reward.format_penalty, cfg.reward.repetition_penalty) == (0.1, 0.5)
+    same = load_config(
+        compose_cfg(["experiment=drift_iw_paper", "rollout.prompt_format=drift_simple"])
+    )
+    assert same.rollout.prompt_format == same.eval.prompt_format  # the mismatch removed

@@ -108,6 +108,11 @@ def test_drift_iw_paper_runs_end_to_end_on_a_small_qwen2(compose_cfg, tmp_path):
     assert len(written) == 3 * cfg.rollout.num_samples  # 3 MATH prompts (GSM record filtered)
     assert {len(t["turns"]) for t in written} <= set(range(1, cfg.task.max_turns + 1))
     assert abs(sum(t["weight"] for t in written) / len(written) - 1.0) < 1e-6
+    # the authors' full mode: their system message and turn blocks, every reply after <think>
+    assert {t["prompt"][0]["content"] for t in written} == {"You're a helpful assistant. "}
+    assert all("Turn 1:\nState:\n" in t["prompt"][1]["content"] for t in written)
+    assert all(turn["text"].startswith("<think>") for t in written for turn in t["turns"])
+    assert all(u.startswith("Reward:\n0.0\nTurn ") for t in written for u in t.get("users", []))
 
     policy = AutoModelForCausalLM.from_pretrained(tmp_path / "drift_iw" / "policy")
     assert policy.config.model_type == "qwen2" and policy.config.num_key_value_heads == 1
