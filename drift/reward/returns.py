@@ -36,6 +36,7 @@ def turn_contributions(
     cfg: RewardConfig,
     protocol: Protocol = Protocol.ORACLE,
     shaping_alpha: float = 0.0,
+    turn_weights: list[float] | tuple[float, ...] | None = None,
 ) -> list[float]:
     """Each turn's share of :func:`episode_return` (the shares sum to it).
 
@@ -48,16 +49,27 @@ def turn_contributions(
     minus ``format_penalty`` per malformed turn: the last turn earns (1 + alpha) r_T, the first
     -alpha r_1 (one turn: r_1), each malformed turn -format_penalty. ``gamma`` does not apply,
     and neither does the repetition term: there a repeated answer is often a right answer kept,
-    which the protocol asks for.
+    which the protocol asks for. ``turn_weights`` (intrinsic only; one per turn) generalise the
+    first term to sum_t w_t r_t, turn t earning w_t r_t: the default weighs the last turn only
+    (r_T). SCoRe's stage II weighs both attempts, r_1 + r_2 + alpha (r_2 - r_1)
+    (:mod:`drift.training.grpo`).
 
     The return earned from turn t on is the sum of shares t, t+1, ...
     """
     if protocol == Protocol.INTRINSIC:
-        shares = [0.0 if turn.valid else -cfg.format_penalty for turn in turns]
+        weights = [0.0] * (len(turns) - 1) + [1.0] if turn_weights is None else list(turn_weights)
+        if turns and len(weights) != len(turns):
+            raise ValueError(f"{len(weights)} turn weights for an episode of {len(turns)} turns")
+        shares = [
+            w * float(turn.correct) - (0.0 if turn.valid else cfg.format_penalty)
+            for w, turn in zip(weights, turns, strict=False)
+        ]
         if turns:
             shares[0] -= shaping_alpha * float(turns[0].correct)
-            shares[-1] += (1.0 + shaping_alpha) * float(turns[-1].correct)
+            shares[-1] += shaping_alpha * float(turns[-1].correct)
         return shares
+    if turn_weights is not None:
+        raise ValueError("turn_weights apply to the intrinsic protocol only")
     answered = sum(turn.answer is not None for turn in turns)
     seen: set[str] = set()
     shares = []

@@ -98,3 +98,22 @@ def test_intrinsic_shares_put_the_bonus_on_the_first_and_last_turns() -> None:
     assert shares == pytest.approx([-0.5, 1.5])  # returns-to-go: 1.0 from turn 1, 1.5 from 2
     assert sum(shares) == pytest.approx(episode_return(turns, cfg, Protocol.INTRINSIC, 0.5))
     assert turn_contributions([], cfg, Protocol.INTRINSIC) == []
+
+
+def test_intrinsic_turn_weights_weigh_each_attempt_as_scores_stages_do() -> None:
+    cfg = RewardConfig()
+    right, wrong, malformed = _turn("3", correct=True), _turn("5"), _turn(None, valid=False)
+    intrinsic = Protocol.INTRINSIC
+    # stage I: r_2 alone, the default weights
+    assert turn_contributions([right, wrong], cfg, intrinsic, 0.0, [0.0, 1.0]) == [0.0, 0.0]
+    assert turn_contributions([wrong, right], cfg, intrinsic, 0.0, [0.0, 1.0]) == [0.0, 1.0]
+    # stage II: r_1 + r_2 + 10 (r_2 - r_1), the first turn earning r_1 - 10 r_1
+    stage2 = (intrinsic, 10.0, [1.0, 1.0])
+    assert turn_contributions([right, right], cfg, *stage2) == pytest.approx([-9.0, 11.0])
+    assert turn_contributions([wrong, right], cfg, *stage2) == pytest.approx([0.0, 11.0])
+    assert turn_contributions([right, wrong], cfg, *stage2) == pytest.approx([-9.0, 0.0])
+    assert turn_contributions([malformed, wrong], cfg, *stage2) == pytest.approx([-0.1, 0.0])
+    with pytest.raises(ValueError, match="3 turn weights for an episode of 2 turns"):
+        turn_contributions([right, right], cfg, intrinsic, 0.0, [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="intrinsic protocol only"):
+        turn_contributions([right], cfg, Protocol.ORACLE, 0.0, [1.0])
