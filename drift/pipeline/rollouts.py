@@ -33,11 +33,12 @@ class RolloutSet:
 
 
 def count_generated_tokens(policy: str, trajectories: list[Trajectory]) -> int:
-    """Tokens the policy generated: every turn's text plus its end-of-turn token."""
+    """Tokens the policy generated: every turn's text (less the prefill, which the policy did
+    not write) plus its end-of-turn token."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(policy)
-    texts = [turn.text for t in trajectories for turn in t.turns]
+    texts = [turn.text[len(t.prefill) :] for t in trajectories for turn in t.turns]
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
     return sum(len(x) for x in ids) + len(texts)
 

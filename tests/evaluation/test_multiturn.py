@@ -176,3 +176,27 @@ def test_evaluate_policy_under_the_intrinsic_protocol() -> None:
     assert m["acc@3"] == 1.0 and m["mean_turns"] == 3.0
     assert m["mean_return"] == 0.0  # the last answer is wrong
     assert m["repeat_rate"] == pytest.approx(1 / 2)  # "1" at turn 3 repeats turn 2
+
+
+def test_evaluate_policy_follows_eval_prompt_format() -> None:
+    from drift.config import PromptConfig
+    from drift.enums import PromptFormat
+
+    def reply(conv: list[Message]) -> str:  # continues the <think> prefill; right on try two
+        assert conv[-1] == {"role": "assistant", "content": "<think>"}
+        return "x</think><answer>3</answer>" if len(conv) > 3 else "x</think><answer>1</answer>"
+
+    engine = ScriptedEngine(reply)
+    problems = [Problem(id="p", messages=[{"role": "user", "content": "q"}], answer="3")]
+    eval_cfg = EvalConfig(sampled_samples=0, prompt_format=PromptFormat.DRIFT_SIMPLE)
+    task = TaskConfig(max_turns=3)
+    prompt = PromptConfig(system="S")
+    m = evaluate_policy(
+        engine, problems, eval_cfg, task, EnvConfig(), exact_match, RewardConfig(), 1, prompt
+    )
+    assert m["acc@1"] == 0.0 and m["acc@2"] == 1.0
+    first, second = engine.calls[0][0][0], engine.calls[1][0][0]
+    assert (
+        first[0] == {"role": "system", "content": "S"} and "Problem:\nq\n\n" in first[1]["content"]
+    )
+    assert second[-2] == {"role": "user", "content": task.feedback}  # simple: feedback alone

@@ -140,3 +140,16 @@ def test_intrinsic_rollouts_run_every_turn_with_the_instruction(compose_cfg):
         assert traj.ret == pytest.approx(
             traj.final_correct - 0.1 * sum(not t.valid for t in traj.turns)
         )
+
+
+def test_generated_tokens_leave_out_the_prefill(tmp_path):
+    from drift.data.tokenizer import build_char_tokenizer
+    from drift.types import Trajectory, Turn
+
+    build_char_tokenizer().save_pretrained(tmp_path)
+    turns = [Turn("<think>ab", None, False, False), Turn("<think>abc", None, False, False)]
+    prefilled = Trajectory("p", 0, [], turns, "f", prefill="<think>")
+    plain = Trajectory("p", 1, [], [Turn("<think>ab", None, False, False)], "f")
+    # 2 + 3 characters and an eos each; the plain turn's "<think>" is the model's own
+    assert rollout_stage.count_generated_tokens(str(tmp_path), [prefilled]) == 2 + 3 + 2
+    assert rollout_stage.count_generated_tokens(str(tmp_path), [plain]) == 9 + 1
