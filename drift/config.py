@@ -39,7 +39,7 @@ from drift.enums import (
 from drift.errors import ConfigError, require_identifier, require_non_negative, require_positive
 from drift.models.config import ModelConfig, package_dir
 from drift.overrides import refuse_unused_overrides
-from drift.training.grpo_config import GRPOSettings
+from drift.training.grpo_config import AdvantageLevel, GRPOSettings, ScoreSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
 
 __all__ = [
@@ -246,7 +246,8 @@ class MethodConfig:
     """One method: how its training data is made (weights, selection or online RL) and trained.
 
     ``family`` picks the pipeline: ``iw`` weighs shared rollouts (reference, uniform SFT, RFT,
-    DRIFT-IW), ``attribution`` scores and refines a data pool, ``grpo`` trains online.
+    DRIFT-IW), ``attribution`` scores and refines a data pool, ``grpo`` trains online (``score``,
+    family ``grpo``: SCoRe's two stages as phases of the GRPO run, :class:`ScoreSettings`).
     ``scoring`` (attribution family) says how the pool is scored and refined; ``null`` keeps
     the whole pool (the ``full`` baseline). ``influence`` (iw family: ``drift_iw_if``) scores
     every round's trajectories with the ``drift_if`` scorer of ``scoring`` (its refinement keys
@@ -264,6 +265,7 @@ class MethodConfig:
     scoring: ScoringConfig | None = None
     influence: InfluenceConfig | None = None
     grpo: GRPOSettings | None = None
+    score: ScoreSettings | None = None
 
     def __post_init__(self) -> None:
         if self.name != MISSING:  # the dataclass default; a loaded config always has a name
@@ -274,6 +276,27 @@ class MethodConfig:
             raise ConfigError("method.grpo must hold the GRPO settings when method.family=grpo")
         if self.influence is not None:
             self._check_influence()
+        if self.score is not None:
+            self._check_score()
+
+    def _check_score(self) -> None:
+        assert self.score is not None
+        if self.family != MethodFamily.GRPO or self.grpo is None:
+            raise ConfigError(
+                "method.score (SCoRe) runs on the GRPO trainer: it needs method.family=grpo and "
+                f"method.grpo, got family={self.family.value}"
+            )
+        if self.grpo.advantage != AdvantageLevel.TURN:
+            raise ConfigError(
+                "method.score weighs the KL per attempt through turn-level credit: "
+                f"method.grpo.advantage must be turn, got {self.grpo.advantage.value}"
+            )
+        if self.score.stage1_steps >= self.grpo.steps:
+            raise ConfigError(
+                f"method.score.stage1_steps ({self.score.stage1_steps}) must be below "
+                f"method.grpo.steps ({self.grpo.steps}), the steps of both stages: stage II "
+                "gets the rest"
+            )
 
     def _check_influence(self) -> None:
         if self.family != MethodFamily.IW:
@@ -464,10 +487,23 @@ class DriftConfig:
                 f"objective must name a metric (acc@k or acc@tk with 1 <= k <= task.max_turns="
                 f"{self.task.max_turns}, correction_rate, delta, ...), got '{self.objective}'"
             )
+        self._check_score()
 
     def methods(self) -> dict[str, MethodConfig]:
         """The methods this run trains and evaluates, in order."""
         return dict(self.compare) if self.compare else {self.method.name: self.method}
+
+    def _check_score(self) -> None:
+        """SCoRe trains two-attempt intrinsic self-correction: its episodes must be that."""
+        score = [n for n, m in self.methods().items() if m.train and m.score is not None]
+        if not score:
+            return
+        if self.env.protocol != Protocol.INTRINSIC or self.task.max_turns != 2:
+            raise ConfigError(
+                f"{score[0]} (SCoRe) trains two attempts under the intrinsic protocol: set "
+                "env.protocol=intrinsic task.max_turns=2 (experiment=intrinsic_demo does), got "
+                f"env.protocol={self.env.protocol.value} task.max_turns={self.task.max_turns}"
+            )
 
 
 OmegaConf.register_new_resolver("package_dir", package_dir, replace=True)

@@ -17,12 +17,16 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+# Options that run only beside other settings (tests/training/test_score.py checks the error).
+NEEDS = {"method=score": ["env.protocol=intrinsic", "task.max_turns=2"]}
+
+
 @pytest.mark.parametrize(
     "override", [f"{g}={o}" for g in GROUPS for o in _options(g)], ids=lambda s: s
 )
 def test_group_option_composes_and_validates(compose_cfg, override):
     group, option = override.split("=")
-    cfg = load_config(compose_cfg([override]))
+    cfg = load_config(compose_cfg([override, *NEEDS.get(override, [])]))
     written = yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
     typed = getattr(cfg, group)
     for key, value in written.items():  # the option's own scalar values reach the typed config

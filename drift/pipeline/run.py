@@ -20,7 +20,7 @@ from drift.pipeline.methods import train_method
 from drift.pipeline.reference import ensure_reference
 from drift.pipeline.rollouts import RolloutSet, ensure_rollouts, rollout_path
 from drift.rollout.prompts import load_prompts
-from drift.training.grpo import train_grpo
+from drift.training.grpo import score_phases, train_grpo
 from drift.training.grpo_config import GRPOSettings
 from drift.types import Problem
 from drift.utils.io import write_json
@@ -52,17 +52,19 @@ def _train(
         return reference, {}
     if method.family == MethodFamily.GRPO:
         assert method.grpo is not None  # checked by MethodConfig
+        settings = grpo_settings(method.grpo, cfg.trainer)
         return train_grpo(
             cfg.model,
             cfg.task,
             cfg.reward,
-            grpo_settings(method.grpo, cfg.trainer),
+            settings,
             reference,
             train_problems,
             out_dir,
             cfg.seed,
             loggers=loggers,
             env=cfg.env,
+            phases=score_phases(method.score, settings) if method.score is not None else None,
         )
     assert rollouts is not None
     add_artifact(loggers, rollout_path(cfg, reference), "rollouts")

@@ -17,6 +17,12 @@ seed-0 reference's rollouts of the embedded task (groups of 8) their tokens' mea
 is -0.77 (-0.21 even in episodes solved later; ``benchmarks/grpo_credit.py``). In a probe
 (sampling temperature 1.5, 600 steps at lr 1e-4) every answer after feedback became malformed.
 
+SCoRe (``method=score``, :func:`score_phases`) runs on the same trainer as consecutive *phases*
+(:class:`Phase`): each sets the return of its episodes (per-attempt weights on correctness and
+the shaped bonus, :func:`~drift.reward.returns.turn_contributions`) and a KL weight per attempt
+(:func:`turn_kl_weights`), which :class:`TurnCreditGRPOTrainer` puts on each token in place of
+TRL's single ``beta``.
+
 Episodes are re-tokenised from their text with the chat template (:mod:`drift.data.chat`):
 exact for the character tokenizer; a subword tokenizer may split a reply differently than it
 was sampled, and a turn cut at ``max_completion_length`` gets the template's closing eos.
@@ -24,11 +30,13 @@ was sampled, and a turn cut at ``max_completion_length`` gets the template's clo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +50,17 @@ from transformers import PreTrainedTokenizerBase, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import nanstd
 
-from drift.config import EnvConfig, RewardConfig, TaskConfig
+from drift.config import EnvConfig, Protocol, RewardConfig, TaskConfig
 from drift.data.chat import encode_examples, prompt_ids
 from drift.models.config import ModelConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
+from drift.reward.returns import turn_contributions
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import Engine, SamplingParams
 from drift.rollout.env import Environment
 from drift.rollout.hf_engine import HFEngine
-from drift.training.grpo_config import AdvantageLevel, GRPOSettings, RewardScaling
+from drift.training.grpo_config import AdvantageLevel, GRPOSettings, RewardScaling, ScoreSettings
 from drift.types import Message, Problem, TrainExample, Trajectory
 from drift.utils.io import write_jsonl
 
@@ -107,7 +116,7 @@ def episode_reward(
 ) -> list[float]:
     """GRPO reward: the episode return R computed by the driver. Logs solve rates as metrics
     (``final_correct``, when given: the last answer's accuracy, which under the intrinsic
-    protocol can differ from the solve rate)."""
+    protocol can differ from the solve rate; ``phase``, when given: the 1-based phase)."""
     log_metric = kwargs.get("log_metric")
     if log_metric is not None:
         turns = np.asarray(solved_turn)  # [N], 0 = never solved
@@ -115,7 +124,43 @@ def episode_reward(
         log_metric("episodes/first_turn_acc", float((turns == 1).mean()))
         if kwargs.get("final_correct") is not None:
             log_metric("episodes/final_acc", float(np.mean(kwargs["final_correct"])))
+        if kwargs.get("phase") is not None:
+            log_metric("phase", float(np.mean(kwargs["phase"])))
     return [float(r) for r in episode_return]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """``steps`` optimiser steps of a GRPO run under the intrinsic protocol (SCoRe's stages).
+
+    Its episodes earn sum_t ``turn_rewards[t]`` r_t + ``shaping_alpha`` (r_T - r_1) minus
+    ``reward.format_penalty`` per malformed answer (:func:`turn_contributions`, which also
+    splits the return among the turns for turn-level credit), and the KL to the reference weighs
+    attempt t's tokens ``turn_kl[t]`` (:func:`turn_kl_weights`).
+    """
+
+    name: str
+    steps: int
+    turn_rewards: tuple[float, ...]
+    shaping_alpha: float
+    turn_kl: tuple[float, ...]
+
+
+def score_phases(score: ScoreSettings, settings: GRPOSettings) -> list[Phase]:
+    """SCoRe's two stages over ``settings.steps`` optimiser steps, two attempts per episode.
+
+    Stage I (the first ``score.stage1_steps``): reward r_2, KL ``score.beta2`` on the first
+    attempt and ``settings.beta`` (beta_1) on the second. Stage II (the rest): reward
+    r_1 + r_2 + ``score.alpha`` (r_2 - r_1), KL beta_1 on both. When ``trainer.max_steps`` cut
+    ``settings.steps`` to no more than ``stage1_steps`` (``debug=fast``), stage I gets half.
+    """
+    steps = settings.steps
+    stage1 = score.stage1_steps if score.stage1_steps < steps else steps // 2
+    beta1 = settings.beta
+    return [
+        Phase("stage1", stage1, (0.0, 1.0), 0.0, (score.beta2, beta1)),
+        Phase("stage2", steps - stage1, (1.0, 1.0), score.alpha, (beta1, beta1)),
+    ]
 
 
 class EpisodeRollout:
@@ -138,9 +183,14 @@ class EpisodeRollout:
         seed: int,
         make_engine: Callable[[Any], Engine] | None = None,
         env: EnvConfig | None = None,
+        phases: list[Phase] | None = None,
     ) -> None:
         self.problems = unique_prompts(problems)
         self.env = Environment.from_config(task, env or EnvConfig())
+        self.phases = phases
+        if phases and self.env.protocol != Protocol.INTRINSIC:
+            raise ValueError("GRPO phases set the intrinsic protocol's return: env.protocol")
+        self.phase: Phase | None = None  # the last call's
         self.tokenizer = tokenizer
         self.task = task
         self.reward = reward
@@ -180,15 +230,43 @@ class EpisodeRollout:
             answer_format=self.task.answer_format,
         )
 
+    def phase_at(self, step: int) -> tuple[int, Phase]:
+        """The (0-based index, phase) that optimiser step ``step`` (0-based) belongs to; past
+        the last phase's end, the last phase."""
+        assert self.phases
+        end = 0
+        for index, phase in enumerate(self.phases):
+            end += phase.steps
+            if step < end:
+                return index, phase
+        return len(self.phases) - 1, self.phases[-1]
+
     def __call__(self, prompts: list[list[Message]], trainer: GRPOTrainer) -> dict[str, Any]:
         trajectories = self.play(trainer.accelerator.unwrap_model(trainer.model), prompts)
         out: dict[str, Any] = encode_episodes(self.tokenizer, trajectories)
         self.generated_tokens += sum(sum(mask) for mask in out["env_mask"])
         self.generated_chars += sum(len(turn.text) for t in trajectories for turn in t.turns)
         self.episodes += len(trajectories)
-        self.last_shares = [self.env.turn_contributions(t.turns, self.reward) for t in trajectories]
+        if self.phases:
+            step = trainer.state.global_step
+            index, phase = self.phase_at(step)
+            if phase is not self.phase:
+                log.info("grpo: phase %s from step %d", phase.name, step)
+            self.phase = phase
+            self.last_shares = [
+                turn_contributions(
+                    t.turns, self.reward, self.env.protocol, phase.shaping_alpha, phase.turn_rewards
+                )
+                for t in trajectories
+            ]
+            out["episode_return"] = [sum(shares) for shares in self.last_shares]
+            out["phase"] = [index + 1] * len(trajectories)
+        else:
+            self.last_shares = [
+                self.env.turn_contributions(t.turns, self.reward) for t in trajectories
+            ]
+            out["episode_return"] = [t.ret for t in trajectories]
         out["logprobs"] = None
-        out["episode_return"] = [t.ret for t in trajectories]
         out["solved_turn"] = [t.solved_turn or 0 for t in trajectories]
         out["final_correct"] = [t.final_correct for t in trajectories]
         return out
@@ -232,12 +310,44 @@ def token_turns(mask: torch.Tensor) -> torch.Tensor:
     return (starts.long().cumsum(1) - 1).clamp(min=0)
 
 
+def turn_kl_weights(mask: torch.Tensor, turn_kl: tuple[float, ...]) -> torch.Tensor:
+    """[B, T] KL weight of each token: ``turn_kl[t]`` on the tokens of assistant turn t (the
+    last weight on turns past the tuple's end), 0 where ``mask`` (assistant tokens) is 0."""
+    weights = torch.tensor(turn_kl, dtype=torch.float32, device=mask.device)
+    turns = token_turns(mask).clamp(max=len(turn_kl) - 1)
+    return weights[turns] * mask
+
+
+class _TokenBeta:
+    """TRL's ``beta`` for one loss computation, one value per token: TRL's loss tests
+    ``beta != 0.0`` and adds ``beta * per_token_kl``; here the product weighs each token."""
+
+    def __init__(self, weights: torch.Tensor) -> None:
+        self.weights = weights
+
+    def __ne__(self, other: object) -> bool:
+        return True  # the reference's log-probs are there: TRL computed them for its beta > 0
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __mul__(self, other: torch.Tensor) -> torch.Tensor:
+        return self.weights * other
+
+    __rmul__ = __mul__
+
+
 class TurnCreditGRPOTrainer(GRPOTrainer):
     """TRL's GRPO with per-token advantages: each assistant turn gets its :func:`turn_advantages`.
 
     ``rollout`` is the :class:`EpisodeRollout` (also the trainer's ``rollout_func``); its last
     call's per-turn shares of the return are gathered from every process, so groups that span
-    processes are normalised as TRL normalises episode returns.
+    processes are normalised as TRL normalises episode returns. When the rollout runs in
+    :class:`Phase` s, the KL term weighs each token by its turn's ``Phase.turn_kl``
+    (``kl_weights``, :func:`turn_kl_weights`) instead of TRL's ``beta``, which must then be
+    > 0 so that TRL keeps the reference (:func:`train_grpo` sets it to the largest weight).
     """
 
     def __init__(self, *args: Any, rollout: EpisodeRollout, settings: GRPOSettings, **kwargs: Any):
@@ -256,7 +366,20 @@ class TurnCreditGRPOTrainer(GRPOTrainer):
         mask = out["completion_mask"] * out["tool_mask"]  # [B, T] assistant tokens
         turns = token_turns(mask).clamp(max=advantages.shape[1] - 1)
         out["advantages"] = torch.gather(advantages, 1, turns) * mask
+        phase = self.episode_rollout.phase
+        if phase is not None and self.beta != 0.0:
+            out["kl_weights"] = turn_kl_weights(mask, phase.turn_kl)
         return out
+
+    def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+        weights = inputs.get("kl_weights")
+        if weights is None:
+            return super()._compute_loss(model, inputs)
+        beta, self.beta = self.beta, _TokenBeta(weights)
+        try:
+            return super()._compute_loss(model, inputs)
+        finally:
+            self.beta = beta
 
 
 class ForwardLogs(TrainerCallback):
@@ -330,8 +453,13 @@ def train_grpo(
     loggers: list[Any] | None = None,
     callbacks: list[TrainerCallback] | None = None,
     env: EnvConfig | None = None,
+    phases: list[Phase] | None = None,
 ) -> tuple[str, dict[str, float]]:
     """GRPO from the ``reference`` policy on ``problems``; returns the exported policy dir, stats.
+
+    ``phases`` (SCoRe's stages, :func:`score_phases`) run one after the other in one trainer:
+    their steps replace ``settings.steps`` and their per-turn KL weights ``settings.beta``; they
+    need turn-level credit and the intrinsic protocol.
 
     Stats: ``cost/generated_tokens`` (assistant tokens sampled in rollouts), ``cost/wall_seconds``,
     ``cost/optimizer_steps``, ``cost/episodes``, ``cost/generated_chars``, and the last logged
@@ -340,10 +468,17 @@ def train_grpo(
     follow ``env`` (default: the oracle protocol).
     """
     out_dir = Path(out_dir)
+    if phases:
+        if settings.advantage is not AdvantageLevel.TURN:
+            raise ValueError("GRPO phases weigh the KL per turn: they need advantage=turn")
+        beta = max(max(phase.turn_kl) for phase in phases)
+        settings = dataclasses.replace(settings, steps=sum(p.steps for p in phases), beta=beta)
     model, tokenizer = load_policy(model_cfg, path=reference)
     if model_cfg.lora is not None:
         model = apply_lora(model, model_cfg.lora)
-    rollout = EpisodeRollout(problems, tokenizer, task, reward, settings, seed, env=env)
+    rollout = EpisodeRollout(
+        problems, tokenizer, task, reward, settings, seed, env=env, phases=phases
+    )
     common = dict(
         model=model,
         reward_funcs=episode_reward,
@@ -383,6 +518,7 @@ def _last_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
         "episodes/solve_rate",
         "episodes/first_turn_acc",
         "episodes/final_acc",
+        "phase",
         "loss",
     )
     last: dict[str, float] = {}

@@ -118,3 +118,28 @@ def _enum(cls: type[E], key: str, value: object) -> E:
     except ValueError:
         choices = sorted({m.value for m in cls})
         raise ConfigError(f"method.grpo.{key} must be one of {choices}, got {value!r}") from None
+
+
+@dataclass
+class ScoreSettings:
+    """SCoRe (Kumar et al. 2024, arXiv 2409.12917; ``method=score``, key ``method.score``) as
+    two phases of one GRPO run with ``method.grpo``'s settings
+    (:func:`drift.training.grpo.score_phases`).
+
+    Of ``method.grpo.steps`` optimiser steps the first ``stage1_steps`` are stage I, the rest
+    stage II. Stage I: the reward is the second attempt's correctness r_2, with KL to the
+    reference weighted ``beta2`` on the first attempt's tokens and ``method.grpo.beta`` (SCoRe's
+    beta_1) on the second's. Stage II: the reward is r_1 + r_2 + ``alpha`` (r_2 - r_1) and the KL
+    is beta_1 on every token. Both stages subtract ``reward.format_penalty`` per malformed
+    answer. Episodes run the intrinsic protocol with two attempts (checked by
+    :class:`drift.config.DriftConfig`).
+    """
+
+    stage1_steps: int = 1000
+    beta2: float = 0.1
+    alpha: float = 10.0
+
+    def __post_init__(self) -> None:
+        require_positive("method.score.stage1_steps", self.stage1_steps)
+        require_non_negative("method.score.beta2", self.beta2)
+        require_non_negative("method.score.alpha", self.alpha)

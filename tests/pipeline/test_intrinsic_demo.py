@@ -20,7 +20,8 @@ def test_intrinsic_demo_runs_every_attempt_and_reports_the_turn_metrics(
     assert cfg.env.protocol == Protocol.INTRINSIC and cfg.task.max_turns == 2
     summary = run(cfg, resolved={})
     methods = summary["methods"]
-    assert list(methods) == ["reference", "uniform_sft", "rft", "drift_iw"]
+    assert list(methods) == ["reference", "uniform_sft", "rft", "drift_iw", "score"]
+    assert methods["score"]["cost/optimizer_steps"] == 4  # SCoRe's two stages, 2 + 2 at debug size
     for m in methods.values():
         for prefix in ("", "sampled/"):
             acc1, acc2 = m[f"{prefix}acc@t1"], m[f"{prefix}acc@t2"]
