@@ -371,33 +371,6 @@ class TrainerConfig:
         return self.effective_batch_size // (self.micro_batch_size * self.devices * self.num_nodes)
 
 
-@dataclass
-class EvalConfig:
-    """Multi-turn evaluation on the test split: greedy, plus optional sampled episodes."""
-
-    greedy: bool = True
-    sampled_samples: int = 4
-    temperature: float = 1.0
-    max_new_tokens: int = 24
-    batch_size: int = 1024
-    prompt_format: PromptFormat = PromptFormat.PLAIN
-
-    def __post_init__(self) -> None:
-        require_non_negative("eval.sampled_samples", self.sampled_samples)
-        require_positive("eval.max_new_tokens", self.max_new_tokens)
-
-
-@dataclass
-class LoggerConfig:
-    """Where metrics go: nowhere but files, a CSV logger, or Weights & Biases."""
-
-    name: LoggerName = LoggerName.CSV
-    project: str = "drift"
-    group: str | None = None
-    mode: WandbMode = WandbMode.OFFLINE
-    tags: list[str] = field(default_factory=list)
-
-
 DRIFT_SYSTEM = "You're a helpful assistant. "
 DRIFT_ANSWER_INSTRUCTION = (
     "You are solving Math problems. Only give the final answer between <answer> and </answer>."
@@ -426,6 +399,33 @@ class PromptConfig:
         require_positive("prompt.max_words", self.max_words)
         if not self.action_sep:
             raise ConfigError("prompt.action_sep must not be empty")
+
+
+@dataclass
+class EvalConfig:
+    """Multi-turn evaluation on the test split: greedy, plus optional sampled episodes."""
+
+    greedy: bool = True
+    sampled_samples: int = 4
+    temperature: float = 1.0
+    max_new_tokens: int = 24
+    batch_size: int = 1024
+    prompt_format: PromptFormat = PromptFormat.PLAIN
+
+    def __post_init__(self) -> None:
+        require_non_negative("eval.sampled_samples", self.sampled_samples)
+        require_positive("eval.max_new_tokens", self.max_new_tokens)
+
+
+@dataclass
+class LoggerConfig:
+    """Where metrics go: nowhere but files, a CSV logger, or Weights & Biases."""
+
+    name: LoggerName = LoggerName.CSV
+    project: str = "drift"
+    group: str | None = None
+    mode: WandbMode = WandbMode.OFFLINE
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
