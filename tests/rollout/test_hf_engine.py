@@ -46,10 +46,10 @@ def model(tokenizer):  # type: ignore[no-untyped-def]
     return LlamaForCausalLM(config)
 
 
-def _manual_greedy(model, tokenizer, conv) -> str:  # type: ignore[no-untyped-def]
-    """Reference: unpadded argmax loop, no generate()."""
+def _manual_greedy(model, tokenizer, conv, prefill: str = "") -> str:  # type: ignore[no-untyped-def]
+    """Reference: unpadded argmax loop from the generation prompt + ``prefill``, no generate()."""
     text = tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
-    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ids = tokenizer(text + prefill, add_special_tokens=False, return_tensors="pt")["input_ids"]
     new: list[int] = []
     with torch.no_grad():
         for _ in range(MAX_NEW):
@@ -117,20 +117,6 @@ def test_a_final_assistant_message_is_continued(model, tokenizer) -> None:  # ty
     greedy = SamplingParams(0.0, 1.0, MAX_NEW, None)
     replies = HFEngine(model, tokenizer, batch_size=3).generate([*convs, CONVS[0]], greedy)
 
-    def manual(conv):  # type: ignore[no-untyped-def]
-        text = tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
-        ids = tokenizer(text + "<think>", add_special_tokens=False, return_tensors="pt")
-        ids = ids["input_ids"]
-        new: list[int] = []
-        with torch.no_grad():
-            for _ in range(MAX_NEW):
-                nxt = int(model(input_ids=ids).logits[0, -1].argmax())
-                if nxt == tokenizer.eos_token_id:
-                    break
-                new.append(nxt)
-                ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
-        return tokenizer.decode(new, skip_special_tokens=True)
-
-    assert replies[:-1] == [manual(c) for c in CONVS]
+    assert replies[:-1] == [_manual_greedy(model, tokenizer, c, "<think>") for c in CONVS]
     assert replies[-1] == _manual_greedy(model, tokenizer, CONVS[0])  # mixed in one call
     assert replies[:-1] != [_manual_greedy(model, tokenizer, c) for c in CONVS]
