@@ -55,7 +55,10 @@ def run_episodes(
     turns: list[list[Turn]] = [[] for _ in episodes]
     prefill = env.prefill
     start = [{"role": "assistant", "content": prefill}] if prefill else []
-    reader = (lambda text: env.read(text, answer_format)) if env.renderer.drift else None
+
+    def reader(text: str) -> tuple[str | None, bool]:  # the format's rule, or answer_format's
+        return env.read(text, answer_format)
+
     active = list(range(len(episodes)))
     for t in range(env.max_turns):
         if not active:
