@@ -8,9 +8,9 @@ exact and the result deterministic; in ``rank`` weights tied scores share their 
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 
 from drift.attribution.scoring_config import WeightMode
-from drift.evaluation.ranking import average_ranks
 
 
 def select_top(scores: np.ndarray, fraction: float) -> np.ndarray:
@@ -54,7 +54,7 @@ def scores_to_weights(
         raise ValueError(f"temperature must be > 0, got {temperature}")
     kept = s[mask]
     if mode is WeightMode.RANK:
-        raw = average_ranks(kept)
+        raw = rankdata(kept)
     else:
         std = kept.std()
         z = (kept - kept.mean()) / std if std > 0 else np.zeros_like(kept)
