@@ -14,7 +14,7 @@ from drift.pipeline.run import run
 from drift.reward.returns import judge_turn
 from drift.reward.verifiers import build_verifier
 from drift.training.fit import build_trainer
-from drift.training.module import WeightedSFTModule, decay_groups, lr_factor
+from drift.training.module import WeightedSFTModule, decay_groups, lr_scheduler
 
 FIXTURES = Path(__file__).parent / "data" / "fixtures"
 
@@ -57,8 +57,10 @@ def test_drift_iw_paper_builds_short_of_weights(compose_cfg, tmp_path):
     assert {g["weight_decay"] for g in groups} == {0.0, 0.1}
     total = 100
     warmup = int(cfg.trainer.warmup_ratio * total)
-    factors = [lr_factor(s, total, warmup, cfg.trainer.schedule) for s in (0, warmup, total - 1)]
-    assert factors[0] < 1.0 and factors[1:] == [1.0, 1.0]  # constant after 10% warm-up
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = lr_scheduler(optimizer, cfg.trainer.schedule, total, warmup)
+    factors = [scheduler.lr_lambdas[0](s) for s in (0, warmup, total - 1)]
+    assert factors == [0.0, 1.0, 1.0]  # constant after 10% warm-up
     trainer = build_trainer(
         cfg.trainer.__class__(**{**cfg.trainer.__dict__, "accelerator": "cpu"}),
         tmp_path,

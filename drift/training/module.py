@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from enum import Enum
-from functools import partial
 from typing import Any
 
 import lightning.pytorch as pl
@@ -13,25 +11,34 @@ import torch
 from lightning.pytorch.strategies import FSDPStrategy
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
+from transformers import get_scheduler
 
 from drift.config import Schedule, TrainerConfig
 from drift.training.loss import weighted_sft_loss
 
+HF_SCHEDULES = {
+    Schedule.CONSTANT: "constant_with_warmup",
+    Schedule.LINEAR: "linear",
+    Schedule.COSINE: "cosine",
+}
+"""``trainer.schedule`` -> the name ``transformers.get_scheduler`` knows it by."""
 
-def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: Schedule) -> float:
-    """Multiplier of the base learning rate at optimiser step ``step`` (0-based).
 
-    Linear warm-up over ``warmup_steps`` (the first step already has a non-zero rate), then
+def lr_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: Schedule, total_steps: int, warmup_steps: int
+) -> LambdaLR:
+    """transformers' schedule for ``total_steps`` optimiser steps, stepped once per step.
+
+    Linear warm-up from 0 over ``warmup_steps`` (step s at s / warmup_steps, so with warm-up the
+    first step has rate 0, as in the HF Trainer that the DRIFT and LESS authors train with), then
     constant, linear decay to 0 or cosine decay to 0 at ``total_steps``.
     """
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == Schedule.CONSTANT:
-        return 1.0
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    if schedule == Schedule.LINEAR:
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return get_scheduler(
+        HF_SCHEDULES[Schedule(schedule)],
+        optimizer,
+        num_warmup_steps=warmup_steps,
+        num_training_steps=total_steps,
+    )
 
 
 WRAPPER_PARTS = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.")
@@ -150,8 +157,7 @@ class WeightedSFTModule(pl.LightningModule):
         optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
         total = int(self.trainer.estimated_stepping_batches)
         warmup = int(cfg.warmup_ratio * total)
-        schedule = partial(lr_factor, total_steps=total, warmup_steps=warmup, schedule=cfg.schedule)
-        scheduler = LambdaLR(optimizer, schedule)
+        scheduler = lr_scheduler(optimizer, cfg.schedule, total, warmup)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

@@ -10,7 +10,7 @@ from drift.config import Normalize, Schedule, TrainerConfig, load_config
 from drift.training.data import pad_examples
 from drift.training.fit import fit_sft
 from drift.training.loss import weighted_sft_loss
-from drift.training.module import WeightedSFTModule, decay_groups, lr_factor
+from drift.training.module import WeightedSFTModule, decay_groups, lr_scheduler
 
 
 def _lightning_update(model, examples, micro, normalize, tmp_path):
@@ -74,13 +74,41 @@ def test_step_loss_is_logged_once_per_step(make_model, make_examples, tmp_path):
     assert 0 < result.final_loss < 10
 
 
-def test_lr_factor_schedules():
-    assert [lr_factor(s, 10, 2, Schedule.CONSTANT) for s in (0, 1, 2, 9)] == [0.5, 1.0, 1.0, 1.0]
-    assert lr_factor(2, 10, 2, Schedule.LINEAR) == 1.0
-    assert lr_factor(6, 10, 2, Schedule.LINEAR) == pytest.approx(0.5)
-    assert lr_factor(6, 10, 2, Schedule.COSINE) == pytest.approx(0.5)
-    assert lr_factor(4, 10, 2, Schedule.COSINE) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
-    assert lr_factor(10, 10, 2, Schedule.COSINE) == pytest.approx(0.0)
+def _old_factor(step: int, total: int, warmup: int, schedule: Schedule) -> float:
+    """drift's hand-written schedule before transformers' (the numbers it gave, for comparison)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == Schedule.CONSTANT:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if schedule == Schedule.LINEAR:
+        return 1.0 - progress
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _factors(schedule: Schedule, total: int, warmup: int) -> list[float]:
+    """The rate multiplier of each optimiser step, stepping the scheduler as Lightning does."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=2.0)
+    scheduler = lr_scheduler(optimizer, schedule, total, warmup)
+    factors = []
+    for _ in range(total):
+        factors.append(optimizer.param_groups[0]["lr"] / 2.0)
+        optimizer.step()
+        scheduler.step()
+    return factors
+
+
+@pytest.mark.parametrize("schedule", list(Schedule))
+def test_lr_schedule_step_by_step_against_the_old_numbers(schedule):
+    """Without warm-up every step has the old rate; with warm-up every step from the end of the
+    warm-up on, and warm-up step s has the old rate of step s - 1 (s / warmup, HF's warm-up)."""
+    total = 10
+    got = _factors(schedule, total, 0)
+    assert got == pytest.approx([_old_factor(s, total, 0, schedule) for s in range(total)])
+    got = _factors(schedule, total, 2)
+    assert got[:2] == [0.0, 0.5]
+    assert got[2:] == pytest.approx([_old_factor(s, total, 2, schedule) for s in range(2, total)])
+    assert got[1] == _old_factor(0, total, 2, schedule)
 
 
 def test_decay_groups_and_hparams(make_model):
