@@ -42,7 +42,7 @@ NEWLINE_TEMPLATE = (
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """One torch thread: the tiny model gains nothing from two, and on a shared 2-core machine
-    two threads per process ran 20x slower here (NOTES: contention)."""
+    two threads per process ran 20x slower here (contention for the cores)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

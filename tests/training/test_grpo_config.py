@@ -1,4 +1,5 @@
-"""GRPOSettings: defaults from NOTES, checks that name the key, the YAML of method=grpo."""
+"""GRPOSettings: defaults from the CPU probe (drift/training/grpo_config.py), checks that name
+the key, the YAML of method=grpo."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from drift.training.grpo_config import GRPOLoss, GRPOSettings, RewardScaling
 
 def test_defaults_follow_the_cpu_probe():
     s = GRPOSettings()
-    assert s.loss_type is GRPOLoss.GRPO  # dapo collapsed (NOTES)
+    assert s.loss_type is GRPOLoss.GRPO  # dapo collapsed in the CPU probe
     assert s.lr == pytest.approx(5e-4)
     assert s.per_device_train_batch_size % s.num_generations == 0
     assert s.use_cpu is None and s.gradient_checkpointing is False
