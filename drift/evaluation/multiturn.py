@@ -88,15 +88,17 @@ def turn_change_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> d
 
 
 def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[str, float]:
-    """acc@k (k = 1..max_turns), correction_rate, repeat_rate, echo_rate, mean_turns,
-    valid_rate, mean_return, then :func:`turn_change_metrics` (acc@t1.., delta, delta_i2c,
-    delta_c2i).
+    """acc@k (k = 1..max_turns), correction_rate, correction_rate@t{t} (t = 2..max_turns),
+    repeat_rate, echo_rate, mean_turns, valid_rate, mean_return, then
+    :func:`turn_change_metrics` (acc@t1.., delta, delta_i2c, delta_c2i).
 
     acc@k: episodes with a correct answer within the first k turns. correction_rate: wrong turns
-    that have a next turn, followed by a correct one. repeat_rate: answers at turn >= 2 equal to
-    an earlier answer of the episode, over answers at turn >= 2. echo_rate: replies at turn >= 2
-    that start by echoing the user turn before them (:func:`echoes_feedback`), over replies at
-    turn >= 2. A rate with an empty denominator is 0.
+    that have a next turn, followed by a correct one (pooled over the turns).
+    correction_rate@t{t} (t = 2..max_turns): among the episodes wrong at turn t-1 that have a
+    turn t, the share right at turn t (the DRIFT authors' per-turn rate). repeat_rate: answers at
+    turn >= 2 equal to an earlier answer of the episode, over answers at turn >= 2. echo_rate:
+    replies at turn >= 2 that start by echoing the user turn before them
+    (:func:`echoes_feedback`), over replies at turn >= 2. A rate with an empty denominator is 0.
     """
     if not trajectories:
         raise ValueError("episode_metrics needs at least one trajectory")
@@ -108,6 +110,11 @@ def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[
     metrics["correction_rate"] = _rate(
         (wrong_with_next & tab["correct"][:, 1:]).sum(), wrong_with_next.sum()
     )
+    for t in range(2, max_turns + 1):  # the DRIFT authors' per-turn rate
+        wrong_before = wrong_with_next[:, t - 2]
+        metrics[f"correction_rate@t{t}"] = _rate(
+            (wrong_before & tab["correct"][:, t - 1]).sum(), wrong_before.sum()
+        )
     later = tab["answered"][:, 1:]
     metrics["repeat_rate"] = _rate((later & tab["repeat"][:, 1:]).sum(), later.sum())
     metrics["echo_rate"] = _rate(tab["echo"][:, 1:].sum(), tab["present"][:, 1:].sum())

@@ -17,11 +17,18 @@ def judge_turn(
     verifier: Verifier,
     answer_format: AnswerFormat = AnswerFormat.TAGS,
     reader: Callable[[str], tuple[str | None, bool]] | None = None,
+    score_malformed: bool = False,
 ) -> Turn:
     """Extract the answer of one assistant turn (``answer_format``, or ``reader`` when given: a
-    prompt format's rule), verify it, check its format."""
+    prompt format's rule), verify it, check its format.
+
+    A malformed turn is never correct, as the DRIFT authors define it (their episode runs no
+    action for it); ``score_malformed`` verifies the answer of a malformed turn all the same
+    (``reward.score_malformed``, drift's rule before issue 14). The answer is kept either way.
+    """
     answer, valid = reader(text) if reader is not None else read_answer(text, answer_format)
-    correct = bool(verifier(answer, target)) if answer is not None else False
+    judged = answer is not None and (valid or score_malformed)
+    correct = bool(verifier(answer, target)) if judged else False
     return Turn(
         text=text,
         answer=answer,
@@ -42,7 +49,8 @@ def turn_contributions(
 
     Under the ``oracle`` protocol turn t (1-based) earns gamma^(t-1) r_t, minus
     ``format_penalty`` if it is malformed, minus ``repetition_penalty / answers`` if its answer
-    equals an earlier one ("answers": the turns with an extracted answer).
+    equals an earlier one ("answers": the well-formed turns' answers, as the DRIFT authors count
+    them; with ``cfg.score_malformed`` every extracted answer, malformed turns' included).
 
     Under ``intrinsic`` (every episode runs all T turns, README "Protocols") the return is the
     last answer's correctness plus SCoRe's shaped bonus, r_T + ``shaping_alpha`` * (r_T - r_1),
@@ -70,14 +78,19 @@ def turn_contributions(
         return shares
     if turn_weights is not None:
         raise ValueError("turn_weights apply to the intrinsic protocol only")
-    answered = sum(turn.answer is not None for turn in turns)
+    answers = [
+        normalize_answer(turn.answer)
+        if turn.answer is not None and (turn.valid or cfg.score_malformed)
+        else None
+        for turn in turns
+    ]
+    answered = sum(answer is not None for answer in answers)
     seen: set[str] = set()
     shares = []
-    for t, turn in enumerate(turns):
+    for t, (turn, answer) in enumerate(zip(turns, answers, strict=True)):
         share = cfg.gamma**t if turn.correct else 0.0
         share -= 0.0 if turn.valid else cfg.format_penalty
-        if turn.answer is not None:
-            answer = normalize_answer(turn.answer)
+        if answer is not None:
             share -= cfg.repetition_penalty / answered if answer in seen else 0.0
             seen.add(answer)
         shares.append(share)
@@ -93,8 +106,9 @@ def episode_return(
     """The return of one episode, the sum of :func:`turn_contributions`.
 
     ``oracle``: R = sum_t gamma^(t-1) r_t - format_penalty * #malformed - rep_penalty * (1 -
-    unique/answers), r_t = 1 for a correct turn; "answers" are the extracted (non-None)
-    answers, compared after :func:`normalize_answer`; with no answer at all the repetition term
-    is 0. ``intrinsic``: R = r_T + shaping_alpha * (r_T - r_1) - format_penalty * #malformed.
+    unique/answers), r_t = 1 for a correct turn; "answers" are the well-formed turns' answers
+    (every extracted one with ``cfg.score_malformed``), compared after :func:`normalize_answer`;
+    with no answer at all the repetition term is 0. ``intrinsic``: R = r_T + shaping_alpha *
+    (r_T - r_1) - format_penalty * #malformed.
     """
     return sum(turn_contributions(turns, cfg, protocol, shaping_alpha))

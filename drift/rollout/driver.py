@@ -70,7 +70,9 @@ def run_episodes(
         still = []
         for i, reply in zip(active, texts, strict=True):
             text = prefill + reply
-            turn = judge_turn(text, episodes[i][0].answer, verifier, answer_format, reader)
+            turn = judge_turn(
+                text, episodes[i][0].answer, verifier, answer_format, reader, reward.score_malformed
+            )
             turns[i].append(turn)
             convs[i].append({"role": "assistant", "content": text})
             user = env.next_user_turn(turns[i])

@@ -37,6 +37,11 @@ def test_hand_built_metrics() -> None:
     assert [m[f"acc@{k}"] for k in range(1, 5)] == [0.25, 0.5, 0.5, 0.75]
     # wrong turns with a next turn: 1 + 3 + 3 = 7; followed by a correct one: 2
     assert m["correction_rate"] == pytest.approx(2 / 7)
+    # per turn (the DRIFT authors' rate): wrong at turn t-1 and going on -> right at turn t
+    assert m["correction_rate@t2"] == pytest.approx(1 / 3)  # 3 wrong at turn 1, 1 fixed
+    assert m["correction_rate@t3"] == 0.0  # 2 wrong at turn 2, none fixed
+    assert m["correction_rate@t4"] == pytest.approx(1 / 2)  # 2 wrong at turn 3 (1 malformed)
+    assert "correction_rate@t1" not in m and "correction_rate@t5" not in m
     # answers at turn >= 2: "3" | "1", "2" | "4", "2", "3" = 6; repeats: "1", "2" = 2
     assert m["repeat_rate"] == pytest.approx(2 / 6)
     assert m["mean_turns"] == pytest.approx(11 / 4)
@@ -81,7 +86,9 @@ def test_evaluate_policy_greedy_and_sampled() -> None:
     )
     assert m["acc@1"] == 0.0 and m["acc@2"] == 1.0 and m["sampled/acc@2"] == 1.0
     assert m["correction_rate"] == 1.0
-    assert len(m) == 2 * (3 + 6 + 3 + 3)  # acc@k, rates, acc@tk, deltas; greedy and sampled
+    assert m["correction_rate@t2"] == 1.0 and m["correction_rate@t3"] == 0.0  # none reach t3
+    # acc@k, per-turn correction rates, rates, acc@tk, deltas; greedy and sampled
+    assert len(m) == 2 * (3 + 2 + 6 + 3 + 3)
     greedy, sampled = engine.calls[0], engine.calls[2]
     assert len(greedy[0]) == 5 and greedy[1].temperature == 0.0
     assert greedy[1].max_new_tokens == 9

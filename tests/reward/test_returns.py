@@ -1,10 +1,19 @@
-import pytest
+import random
 
-from drift.config import RewardConfig
-from drift.enums import AnswerFormat, Protocol
+import pytest
+from authors_returns import parse_actions, replay
+from scripted_engine import ScriptedEngine
+
+from drift.config import PromptConfig, RewardConfig
+from drift.enums import AnswerFormat, PromptFormat, Protocol
+from drift.reward.extract import extract_answer, is_well_formed
 from drift.reward.returns import episode_return, judge_turn, turn_contributions
 from drift.reward.verifiers import exact_match
-from drift.types import Turn
+from drift.rollout.driver import run_episodes
+from drift.rollout.engine import SamplingParams
+from drift.rollout.env import Environment
+from drift.rollout.formats import Renderer
+from drift.types import Problem, Turn
 
 
 def _turn(answer: str | None, correct: bool = False, valid: bool = True) -> Turn:
@@ -18,6 +27,18 @@ def test_judge_turn() -> None:
     assert (turn.answer, turn.correct, turn.valid, turn.reward) == ("3", False, False, 0.0)
     turn = judge_turn("nothing", "4", exact_match)
     assert (turn.answer, turn.correct, turn.valid) == (None, False, False)
+
+
+def test_a_malformed_turn_is_never_correct_unless_scored() -> None:
+    turn = judge_turn("<answer>3</answer> trailing", "3", exact_match)
+    assert (turn.answer, turn.correct, turn.valid, turn.reward) == ("3", False, False, 0.0)
+    lenient = judge_turn("<answer>3</answer> trailing", "3", exact_match, score_malformed=True)
+    assert (lenient.answer, lenient.correct, lenient.valid, lenient.reward) == (
+        "3",
+        True,
+        False,
+        1.0,
+    )
 
 
 def test_judge_turn_never_asks_verifier_about_missing_answer() -> None:
@@ -39,9 +60,18 @@ def test_hand_computed_return() -> None:
 
 def test_custom_coefficients_and_unsolved() -> None:
     cfg = RewardConfig(gamma=0.5, format_penalty=0.2, repetition_penalty=1.0)
+    turns = [_turn("a"), _turn("A"), _turn("b", valid=False), _turn("c")]
+    # no reward; one malformed; answers {a, c} out of the 3 well-formed -> 1 - 2/3
+    assert episode_return(turns, cfg) == pytest.approx(-0.2 - 1 / 3)
+
+
+def test_repetition_counts_well_formed_answers_only_unless_malformed_are_scored() -> None:
     turns = [_turn("a", valid=False), _turn("A", valid=False), _turn("a"), _turn("b")]
-    # no reward; two malformed; answers {a, b} out of 4 -> 1 - 2/4
-    assert episode_return(turns, cfg) == pytest.approx(-0.4 - 0.5)
+    # the authors': two malformed turns, answers {a, b} of the 2 well-formed, no repeat
+    assert episode_return(turns, RewardConfig()) == pytest.approx(-0.2)
+    # score_malformed: answers {a, b} out of 4 -> 0.5 * (1 - 2/4)
+    lenient = RewardConfig(score_malformed=True)
+    assert episode_return(turns, lenient) == pytest.approx(-0.2 - 0.25)
 
 
 def test_no_answers_no_repetition_term() -> None:
@@ -55,8 +85,8 @@ def test_turn_shares_put_each_term_on_its_turn_and_sum_to_the_return() -> None:
     assert shares == pytest.approx([0.0, -0.5 / 3, -0.1, 0.729])  # the repeat costs turn 2 only
     assert sum(shares) == pytest.approx(episode_return(turns, RewardConfig()))
     cfg = RewardConfig(gamma=0.5, format_penalty=0.2, repetition_penalty=1.0)
-    turns = [_turn("a", valid=False), _turn("A", valid=False), _turn("a"), _turn("b")]
-    assert turn_contributions(turns, cfg) == pytest.approx([-0.2, -0.2 - 0.25, -0.25, 0.0])
+    turns = [_turn("a"), _turn("A"), _turn("b", valid=False), _turn("c")]
+    assert turn_contributions(turns, cfg) == pytest.approx([0.0, -1 / 3, -0.2, 0.0])
 
 
 def test_judge_turn_reads_free_text_answers() -> None:
@@ -117,3 +147,73 @@ def test_intrinsic_turn_weights_weigh_each_attempt_as_scores_stages_do() -> None
         turn_contributions([right, right], cfg, intrinsic, 0.0, [1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="intrinsic protocol only"):
         turn_contributions([right], cfg, Protocol.ORACLE, 0.0, [1.0])
+
+
+def _demo_like_reply(rng: random.Random, prefill: str, think: bool) -> str:
+    """A reply as the demo's tiny policy writes them (answers 1..9), well formed or not."""
+    a = str(rng.randint(1, 9))
+    body = rng.choice(
+        [
+            f"<answer>{a}</answer>",
+            f"<answer> {a} </answer>",
+            f"<answer>{a}</answer> {a}",  # text after the answer: malformed under plain
+            f"<answer>{a}",  # unclosed
+            "<answer></answer>",  # empty
+            a,  # untagged
+            f"<answer>{a}</answer><answer>{rng.randint(1, 9)}</answer>",
+            f"<answer>{a} || {rng.randint(1, 9)}</answer>",
+        ]
+    )
+    if think:
+        body = rng.choice(["odd.</think> ", "</think>", "no close "]) + body
+        return body if prefill else "<think>" + body
+    return body[len(prefill) :] if prefill and body.startswith(prefill) else body
+
+
+@pytest.mark.parametrize(
+    ("fmt", "think"),
+    [
+        (PromptFormat.PLAIN, False),
+        (PromptFormat.DRIFT_SIMPLE, True),
+        (PromptFormat.DRIFT_FULL, True),
+        (PromptFormat.DRIFT_SIMPLE, False),
+    ],
+)
+def test_demo_like_episodes_end_and_return_as_the_authors_code_says(
+    fmt: PromptFormat, think: bool
+) -> None:
+    """Episodes through the driver: each ends where the authors' episode ends, with the same
+    per-turn verdicts and return (tests/reward/authors_returns.py, from their code)."""
+    prompt = PromptConfig(think=think)
+    renderer = Renderer(fmt, prompt)
+    env = Environment(Protocol.ORACLE, "Incorrect. Please think again.", 5, renderer=renderer)
+    rng = random.Random(0)
+    engine = ScriptedEngine(lambda _conv: _demo_like_reply(rng, renderer.prefill, think))
+    problems = [
+        Problem(f"p{i}", [{"role": "user", "content": f"{i} 3 odd"}], str(i % 9 + 1))
+        for i in range(60)
+    ]
+    trajectories = run_episodes(
+        engine, problems, 16, SamplingParams(1.0, 1.0, 32, 0), env, exact_match, RewardConfig()
+    )
+    if fmt == PromptFormat.PLAIN:  # drift's own format: its tags rule (README, "Methods")
+
+        def parse(text: str) -> list[str]:
+            return [extract_answer(text) or ""] if is_well_formed(text) else []
+    else:
+
+        def parse(text: str) -> list[str]:
+            return parse_actions(text, think)
+
+    malformed = malformed_answered = 0
+    for traj in trajectories:
+        texts = [turn.text for turn in traj.turns]
+        authors = replay(texts, traj.target, parse)
+        assert authors.done, traj.to_dict()
+        assert [int(t.correct) for t in traj.turns] == authors.verifier
+        assert traj.ret == pytest.approx(authors.episode_return(), abs=1e-12), traj.to_dict()
+        malformed += sum(not t.valid for t in traj.turns)
+        malformed_answered += sum(not t.valid and t.answer is not None for t in traj.turns)
+    assert malformed > 0
+    # under plain, the turns where drift's earlier rule gave another verdict or return
+    assert malformed_answered > 0 or fmt != PromptFormat.PLAIN

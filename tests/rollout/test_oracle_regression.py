@@ -4,7 +4,9 @@ code before ``env.protocol`` gave, byte for byte.
 The golden values were computed with that code (commit 9133dfc, whose ``run_episodes`` took
 ``feedback, max_turns`` where it now takes an :class:`Environment`) on the same hash-scripted
 episodes: a deterministic engine whose replies (right, wrong, malformed, echoing the feedback)
-depend on the conversation, the turn's seed and the position in the batch.
+depend on the conversation, the turn's seed and the position in the batch. That code judged a
+malformed turn's answer (``Incorrect. <answer>2</answer>`` could be right), which
+``reward.score_malformed=true`` keeps.
 """
 
 import hashlib
@@ -69,7 +71,8 @@ def test_oracle_protocol_reproduces_the_pre_protocol_episodes_byte_for_byte():
     # the intrinsic-only keys do nothing under the oracle protocol
     env = Environment.from_config(task, EnvConfig(instruction="unused", shaping_alpha=3.0))
     params = SamplingParams(1.0, 1.0, 8, 11)
-    trajs = run_episodes(HashEngine(), problems, 3, params, env, exact_match, RewardConfig())
+    reward = RewardConfig(score_malformed=True)
+    trajs = run_episodes(HashEngine(), problems, 3, params, env, exact_match, reward)
     assert sum(len(t.turns) for t in trajs) == 107 and sum(t.final_correct for t in trajs) == 23
     lines = "".join(json.dumps(t.to_dict()) + "\n" for t in trajs)
     assert _sha256(lines) == TRAJECTORIES_SHA256
