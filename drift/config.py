@@ -39,8 +39,11 @@ from drift.enums import (
 from drift.errors import ConfigError, require_identifier, require_non_negative, require_positive
 from drift.models.config import ModelConfig, package_dir
 from drift.overrides import refuse_unused_overrides
+from drift.reward.verifiers import build_verifier
+from drift.rollout.engine import user_engine_factory
 from drift.training.grpo_config import AdvantageLevel, GRPOSettings, ScoreSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
+from drift.weighting.trajectory import user_weighting
 
 __all__ = [
     "ConfigError",
@@ -117,7 +120,10 @@ class RolloutConfig:
     ``max_model_len`` is the model's). ``engine_kwargs`` go to ``vllm.LLM`` as they are.
     """
 
-    engine: EngineName = EngineName.HF
+    engine: str = field(
+        default=EngineName.HF.value,
+        metadata={"help": "hf, vllm, or a dotted path to your engine factory (README, Plug-ins)"},
+    )
     num_samples: int = 16
     temperature: float = 1.0
     top_p: float = 1.0
@@ -153,6 +159,7 @@ class RolloutConfig:
             "max_prompt_tokens",
         ):
             require_positive(f"rollout.{key}", getattr(self, key))
+        user_engine_factory(self.engine)  # a dotted path is imported and checked here
         require_non_negative("rollout.temperature", self.temperature)
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"rollout.top_p must be in (0, 1], got {self.top_p}")
@@ -176,22 +183,20 @@ class RolloutConfig:
 class RewardConfig:
     """Verifier and the shape of the return: R = sum_t gamma^(t-1) r_t + penalties."""
 
-    verifier: VerifierName = VerifierName.EXACT
+    verifier: str = field(
+        default=VerifierName.EXACT.value,
+        metadata={
+            "help": "exact, math_verify, or a dotted path to your verifier (README, Plug-ins)"
+        },
+    )
     gamma: float = 0.9
     format_penalty: float = 0.1
     repetition_penalty: float = 0.5
-    score_malformed: bool = field(
-        default=False,
-        metadata={
-            "help": "verify the answer of a malformed turn (correct if the verifier accepts it) "
-            "and count it for the repetition term; by default a malformed turn is never correct "
-            "and only well-formed answers count, as the DRIFT authors define them"
-        },
-    )
 
     def __post_init__(self) -> None:
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"reward.gamma must be in (0, 1], got {self.gamma}")
+        build_verifier(self.verifier)  # a dotted path is imported and checked here
         require_non_negative("reward.format_penalty", self.format_penalty)
         require_non_negative("reward.repetition_penalty", self.repetition_penalty)
 
@@ -265,7 +270,12 @@ class MethodConfig:
     name: str = "???"
     family: MethodFamily = MethodFamily.IW
     train: bool = True
-    weighting: Weighting = Weighting.UNIFORM
+    weighting: str = field(
+        default=Weighting.UNIFORM.value,
+        metadata={
+            "help": "uniform, drift_iw, rft, or a dotted path to your weighting (README, Plug-ins)"
+        },
+    )
     beta: float = 0.1
     normalize: Normalize = Normalize.MEAN
     loss_turns: LossTurns = LossTurns.FINAL
@@ -279,6 +289,7 @@ class MethodConfig:
         if self.name != MISSING:  # the dataclass default; a loaded config always has a name
             require_identifier("method.name", self.name)
         require_positive("method.beta", self.beta)
+        user_weighting(self.weighting)  # a dotted path is imported and checked here
         require_positive("method.rounds", self.rounds)
         if self.family == MethodFamily.GRPO and self.grpo is None:
             raise ConfigError("method.grpo must hold the GRPO settings when method.family=grpo")

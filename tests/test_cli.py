@@ -116,6 +116,15 @@ finally:
             ["model.name_or_path={tmp}", "+model.gguf_file=m.Q8_0.gguf"],
             "model.gguf_file: {tmp}/m.Q8_0.gguf does not exist",
         ),
+        (
+            ["reward.verifier=no_such_pkg.checks:verify"],
+            "reward.verifier=no_such_pkg.checks:verify: cannot import module 'no_such_pkg.checks'",
+        ),
+        (
+            ["rollout.engine=examples.my_verifier:numeric_match"],
+            "rollout.engine=examples.my_verifier:numeric_match: an engine factory must take "
+            "(rollout, model, policy)",
+        ),
     ],
 )
 def test_a_config_error_is_reported_before_torch_lightning_or_trl_load(

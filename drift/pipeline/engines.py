@@ -10,7 +10,7 @@ import torch
 from drift.config import EngineName, RolloutConfig
 from drift.errors import ConfigError
 from drift.models.config import ModelConfig
-from drift.rollout.engine import Engine
+from drift.rollout.engine import Engine, require_engine, user_engine_factory
 
 
 def hf_device(rollout: RolloutConfig) -> torch.device:
@@ -21,11 +21,17 @@ def hf_device(rollout: RolloutConfig) -> torch.device:
 
 
 def build_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) -> Engine:
-    """An engine over ``policy`` (an HF directory or hub name).
+    """An engine over ``policy`` (an HF directory or hub name): ``hf``, ``vllm`` or the one the
+    user's factory at a dotted path builds.
 
     A vLLM engine runs in worker processes: close it (``engine.close()`` or ``with``) when the
     stage ends to free their memory; it is also closed when garbage-collected.
     """
+    factory = user_engine_factory(rollout.engine)
+    if factory is not None:
+        engine = factory(rollout, model_cfg, policy)
+        require_engine(rollout.engine, engine)
+        return engine
     if rollout.engine == EngineName.HF:
         from drift.models.factory import load_policy
         from drift.rollout.hf_engine import HFEngine
@@ -33,16 +39,14 @@ def build_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) ->
         model, tokenizer = load_policy(model_cfg, path=policy)
         model = model.to(hf_device(rollout))
         return HFEngine(model, tokenizer, batch_size=rollout.batch_size)
-    if rollout.engine == EngineName.VLLM:
-        if policy == "tiny":
-            raise ConfigError(
-                "rollout.engine=vllm needs an exported HF directory, but the policy is the "
-                "untrained tiny model (model.name_or_path=tiny with model.warmup.enabled=false)"
-            )
-        from drift.rollout.vllm_engine import vllm_engine
+    if policy == "tiny":
+        raise ConfigError(
+            "rollout.engine=vllm needs an exported HF directory, but the policy is the "
+            "untrained tiny model (model.name_or_path=tiny with model.warmup.enabled=false)"
+        )
+    from drift.rollout.vllm_engine import vllm_engine
 
-        return vllm_engine(rollout, model_cfg, policy)
-    raise ConfigError(f"rollout.engine must be hf or vllm, got {rollout.engine!r}")
+    return vllm_engine(rollout, model_cfg, policy)
 
 
 def close_engine(engine: Engine | None) -> None:

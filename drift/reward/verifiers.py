@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from drift.config import VerifierName
+from drift.enums import VerifierName
+from drift.plugins import as_function, choice_or_object
 from drift.reward.extract import normalize_answer
 
 Verifier = Callable[[str | None, str], bool]
@@ -53,14 +54,18 @@ def math_verify_match(prediction: str | None, target: str) -> bool:
         return False
 
 
+BUILT_IN: dict[VerifierName, Verifier] = {
+    VerifierName.EXACT: exact_match,
+    VerifierName.MATH_VERIFY: math_verify_match,
+}
+KEY = "reward.verifier"
+
+
 def build_verifier(name: VerifierName | str) -> Verifier:
-    """The verifier named by ``reward.verifier``."""
-    verifiers: dict[VerifierName, Verifier] = {
-        VerifierName.EXACT: exact_match,
-        VerifierName.MATH_VERIFY: math_verify_match,
-    }
-    try:
-        return verifiers[VerifierName(name)]
-    except ValueError:
-        choices = ", ".join(v.value for v in VerifierName)
-        raise ValueError(f"unknown verifier {name!r}; choose one of: {choices}") from None
+    """The verifier ``reward.verifier`` names: a built-in, or the user's at a dotted path (a
+    :data:`Verifier`, or a class whose instance made without arguments is one); a
+    :class:`~drift.errors.ConfigError` naming the key and the path for anything else."""
+    obj = choice_or_object(KEY, name, VerifierName)
+    if obj is None:
+        return BUILT_IN[VerifierName(name)]
+    return as_function(KEY, name, obj, ("prediction", "target"), "a verifier")

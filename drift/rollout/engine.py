@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from drift.enums import EngineName
+from drift.errors import ConfigError
+from drift.plugins import choice_or_object, require_signature
 from drift.types import Message
+
+if TYPE_CHECKING:
+    from drift.config import RolloutConfig
+    from drift.models.config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -65,3 +72,40 @@ class Engine(Protocol):
     def generate(
         self, conversations: Sequence[list[Message]], params: SamplingParams
     ) -> list[str]: ...
+
+
+EngineFactory = Callable[["RolloutConfig", "ModelConfig", str], Engine]
+"""``factory(rollout, model, policy) -> Engine``: a user's ``rollout.engine`` (README,
+"Plug-ins"), given the rollout and model configs and the policy to generate with (an HF
+directory or name). A class whose constructor takes these is one. An engine with a ``close()``
+method is closed when its stage ends."""
+
+KEY = "rollout.engine"
+GENERATE = ("conversations", "params")
+
+
+def user_engine_factory(name: EngineName | str) -> EngineFactory | None:
+    """None for a built-in ``rollout.engine``, else the user's :data:`EngineFactory` at that
+    dotted path (a class must have the :class:`Engine` protocol's ``generate``); a
+    :class:`~drift.errors.ConfigError` naming the key and the path for anything else."""
+    obj = choice_or_object(KEY, name, EngineName)
+    if obj is None:
+        return None
+    require_signature(KEY, str(name), obj, ("rollout", "model", "policy"), "an engine factory")
+    if isinstance(obj, type):
+        require_engine(str(name), obj)
+    return obj
+
+
+def require_engine(path: str, engine: Any) -> None:
+    """A ConfigError naming the key and ``path`` unless ``engine`` (an engine, or its class)
+    has the :class:`Engine` protocol's ``generate(conversations, params)``."""
+    generate = getattr(engine, "generate", None)
+    if generate is None:
+        what = engine.__name__ if isinstance(engine, type) else type(engine).__name__
+        raise ConfigError(
+            f"{KEY}={path}: {what} has no generate(conversations, params) "
+            "method (the Engine protocol, drift/rollout/engine.py)"
+        )
+    params = ("self", *GENERATE) if isinstance(engine, type) else GENERATE
+    require_signature(KEY, path, generate, params, "its generate")

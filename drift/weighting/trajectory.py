@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from drift.config import LossTurns, Weighting
+from drift.enums import LossTurns, Weighting
+from drift.errors import ConfigError
+from drift.plugins import as_function, choice_or_object
 from drift.types import TrainExample, Trajectory
+
+WeightingFn = Callable[[Sequence[Trajectory], float], np.ndarray]
+"""``weighting(trajectories, beta) -> weights``: a user's ``method.weighting`` (README,
+"Plug-ins"), one finite weight >= 0 per trajectory, [N]."""
+
+KEY = "method.weighting"
 
 
 def drift_iw_weights(prompt_ids: Sequence[str], returns: np.ndarray, beta: float) -> np.ndarray:
@@ -29,13 +37,39 @@ def drift_iw_weights(prompt_ids: Sequence[str], returns: np.ndarray, beta: float
     return np.exp(z - log_mean[group])
 
 
+def user_weighting(weighting: Weighting | str) -> WeightingFn | None:
+    """None for a built-in ``method.weighting``, else the user's :data:`WeightingFn` at that
+    dotted path (or a class whose instance made without arguments is one); a
+    :class:`~drift.errors.ConfigError` naming the key and the path for anything else."""
+    obj = choice_or_object(KEY, weighting, Weighting)
+    if obj is None:
+        return None
+    return as_function(KEY, weighting, obj, ("trajectories", "beta"), "a weighting")
+
+
+def _checked(path: str, returned: object, n: int) -> np.ndarray:
+    """What a user's weighting returned, as float64 [n]; a ConfigError naming the key and the
+    path unless it is one finite weight >= 0 per trajectory."""
+    contract = f"{KEY}={path}: a weighting returns one finite weight >= 0 per trajectory ({n})"
+    try:
+        weights = np.asarray(returned, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{contract}, got {type(returned).__name__} ({err})") from None
+    if weights.shape != (n,) or not np.all(np.isfinite(weights) & (weights >= 0)):
+        raise ConfigError(f"{contract}, got shape {weights.shape}: {weights.ravel()[:5]}")
+    return weights
+
+
 def trajectory_weights(
     trajectories: Sequence[Trajectory], weighting: Weighting | str, beta: float
 ) -> np.ndarray:
-    """One weight per trajectory, float64 [N]: drift_iw, uniform (1) or rft (1 if the last
-    answer is correct: solved, under the oracle protocol)."""
+    """One weight per trajectory, float64 [N]: drift_iw, uniform (1), rft (1 if the last
+    answer is correct: solved, under the oracle protocol) or the user's (a dotted path)."""
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
+    user = user_weighting(weighting)
+    if user is not None:
+        return _checked(str(weighting), user(trajectories, beta), len(trajectories))
     weighting = Weighting(weighting)
     if weighting == Weighting.UNIFORM:
         return np.ones(len(trajectories))

@@ -1,8 +1,10 @@
 import threading
 
 import pytest
+import user_plugins
 
 from drift.config import VerifierName
+from drift.errors import ConfigError
 from drift.reward.verifiers import build_verifier, exact_match, math_verify_match
 
 
@@ -50,5 +52,28 @@ def test_math_verify_off_main_thread() -> None:
 def test_build_verifier() -> None:
     assert build_verifier(VerifierName.EXACT) is exact_match
     assert build_verifier("math_verify") is math_verify_match
-    with pytest.raises(ValueError, match="unknown verifier"):
+    with pytest.raises(ConfigError, match=r"reward\.verifier must be one of exact, math_verify or"):
         build_verifier("nope")
+
+
+def test_build_verifier_takes_a_function_or_class_of_the_users() -> None:
+    verifier = build_verifier("user_plugins:second_answer_right")
+    assert verifier is user_plugins.second_answer_right
+    same_length = build_verifier("user_plugins.SameLength")
+    assert same_length("12", "34") and not same_length("1", "34")
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("user_plugins:one_argument", "a verifier must take (prediction, target)"),
+        ("user_plugins.NeedsArguments", "a verifier class (made without arguments) must take ()"),
+        ("user_plugins:NOT_CALLABLE", "a verifier must be callable, got int"),
+        ("user_plugins:nope", "'user_plugins' has no attribute 'nope'"),
+        ("no_such_module:check", "cannot import module 'no_such_module'"),
+    ],
+)
+def test_a_user_verifier_that_breaks_the_contract_is_a_config_error(path, message) -> None:
+    with pytest.raises(ConfigError) as err:
+        build_verifier(path)
+    assert str(err.value).startswith(f"reward.verifier={path}: {message}")

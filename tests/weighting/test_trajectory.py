@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from drift.config import LossTurns, Protocol, RewardConfig, Weighting
+from drift.errors import ConfigError
 from drift.rollout.env import Environment
 from drift.types import Trajectory, Turn
 from drift.weighting.trajectory import drift_iw_weights, to_train_examples, trajectory_weights
@@ -110,3 +111,24 @@ def test_intrinsic_episodes_weigh_by_their_shaped_return_and_rft_keeps_right_las
     # rft: the last answer must be right; right -> wrong was solved at turn 1 but is dropped
     assert [t.solved_turn for t in trajs] == [1, 2, 1, None]
     np.testing.assert_array_equal(trajectory_weights(trajs, Weighting.RFT, beta), [1, 1, 0, 0])
+
+
+def test_a_weighting_of_the_users_gives_the_weights() -> None:
+    weights = trajectory_weights(TRAJS, "user_plugins:by_sample", 0.1)
+    np.testing.assert_array_equal(weights, [1, 1, 2, 2, 3, 1])
+    assert weights.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("user_plugins:one_argument", "a weighting must take (trajectories, beta)"),
+        ("user_plugins:wrong_length", "a weighting returns one finite weight >= 0 per trajectory"),
+        ("user_plugins.nothing", "'user_plugins' has no attribute 'nothing'"),
+        ("no_such_module.weigh", "cannot import module 'no_such_module'"),
+    ],
+)
+def test_a_user_weighting_that_breaks_the_contract_is_a_config_error(path, message) -> None:
+    with pytest.raises(ConfigError) as err:
+        trajectory_weights(TRAJS, path, 0.1)
+    assert str(err.value).startswith(f"method.weighting={path}: {message}")
