@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from drift.config import ConfigError, load_config
+from drift.eval_cli import eval_args, pop_policy, warn_if_trained_otherwise
 from drift.overrides import refuse_unused_overrides
 from drift.utils.io import DataError
 from drift.utils.run_dir import discard_unstarted_run_dir, register_resolvers
@@ -39,19 +40,29 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         hydra_cfg = HydraConfig.get()  # Hydra passes the job's config without its hydra node
         experiment = hydra_cfg.runtime.choices.get("experiment")
         refuse_unused_overrides(cfg, hydra_cfg.overrides.task, experiment)
+        policy = pop_policy(cfg)  # `drift eval policy=DIR`; None for a training run
         drift_cfg = load_config(cfg)
     except ConfigError as err:
         log.error("config error: %s", err)
         _discard_run_dir()
         raise SystemExit(2) from None
-    methods = ", ".join(drift_cfg.methods())
-    log.info("%s: %s -> %s", drift_cfg.name, methods, drift_cfg.paths.output_dir)
-    from drift.pipeline.run import run
-
+    if policy is None:
+        methods = ", ".join(drift_cfg.methods())
+        log.info("%s: %s -> %s", drift_cfg.name, methods, drift_cfg.paths.output_dir)
+    else:
+        log.info("%s: evaluating %s -> %s", drift_cfg.name, policy, drift_cfg.paths.output_dir)
+        warn_if_trained_otherwise(policy, cfg)
     _quiet_libraries()
     resolved = OmegaConf.to_container(cfg, resolve=True)
     try:
-        results = run(drift_cfg, resolved)
+        if policy is None:
+            from drift.pipeline.run import run
+
+            results = run(drift_cfg, resolved)
+        else:
+            from drift.pipeline.eval_run import evaluate_saved
+
+            results = evaluate_saved(drift_cfg, policy, resolved)
     except (ConfigError, DataError) as err:
         log.error("%s", err)
         if isinstance(err, ConfigError):
@@ -104,13 +115,21 @@ def main() -> None:
     """`drift [overrides]`; without an experiment, method or search, the embedded demo
     (`experiment=demo`, see :func:`with_default_experiment`).
 
-    `drift report DIR` tabulates and plots every run under DIR instead.
+    `drift report DIR` tabulates and plots every run under DIR instead; `drift eval policy=DIR
+    [overrides]` evaluates a saved policy (:mod:`drift.eval_cli`).
     """
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         from drift.evaluation.aggregate import main as report_main
 
         raise SystemExit(report_main(sys.argv[2:]))
-    sys.argv[1:] = with_default_experiment(sys.argv[1:])
+    if len(sys.argv) > 1 and sys.argv[1] == "eval":
+        try:
+            sys.argv[1:] = eval_args(sys.argv[2:])
+        except ConfigError as err:
+            print(f"config error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+    else:
+        sys.argv[1:] = with_default_experiment(sys.argv[1:])
     _hydra_main()
 
 

@@ -3,7 +3,7 @@ rates (README, "Methods" and "Protocols"; definitions with a worked example in d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -126,6 +126,63 @@ def episode_metrics(trajectories: Sequence[Trajectory], max_turns: int) -> dict[
     return metrics
 
 
+GREEDY, SAMPLED = "greedy", "sampled"
+"""The decodings of an evaluation: the keys of :func:`evaluation_episodes`."""
+
+
+def evaluation_episodes(
+    engine: Engine,
+    problems: list[Problem],
+    eval_cfg: EvalConfig,
+    task: TaskConfig,
+    env: EnvConfig,
+    verifier: Verifier,
+    reward: RewardConfig,
+    seed: int,
+    prompt: PromptConfig | None = None,
+) -> dict[str, list[Trajectory]]:
+    """The evaluation's episodes by decoding: ``greedy`` (one per problem, if
+    ``eval_cfg.greedy``) and ``sampled`` (``eval_cfg.sampled_samples`` per problem at
+    ``eval_cfg.temperature``, if > 0); they follow ``env.protocol``
+    (:class:`~drift.rollout.env.Environment`) in ``eval_cfg.prompt_format`` (``prompt``: the
+    DRIFT formats' settings)."""
+    environment = Environment.from_config(task, env, eval_cfg.prompt_format, prompt)
+
+    def run(num_samples: int, temperature: float) -> list[Trajectory]:
+        params = SamplingParams(temperature, 1.0, eval_cfg.max_new_tokens, seed)
+        return run_episodes(
+            engine,
+            problems,
+            num_samples,
+            params,
+            environment,
+            verifier,
+            reward,
+            answer_format=task.answer_format,
+        )
+
+    episodes: dict[str, list[Trajectory]] = {}
+    if eval_cfg.greedy:
+        episodes[GREEDY] = run(1, 0.0)
+    if eval_cfg.sampled_samples > 0:
+        episodes[SAMPLED] = run(eval_cfg.sampled_samples, eval_cfg.temperature)
+    return episodes
+
+
+def evaluation_metrics(
+    episodes: Mapping[str, Sequence[Trajectory]], max_turns: int
+) -> dict[str, float]:
+    """:func:`episode_metrics` of each decoding of :func:`evaluation_episodes`: the greedy
+    episodes' as they are, the sampled episodes' prefixed ``sampled/``."""
+    metrics: dict[str, float] = {}
+    if GREEDY in episodes:
+        metrics.update(episode_metrics(episodes[GREEDY], max_turns))
+    if SAMPLED in episodes:
+        sampled = episode_metrics(episodes[SAMPLED], max_turns)
+        metrics.update({f"{SAMPLED}/{k}": v for k, v in sampled.items()})
+    return metrics
+
+
 def evaluate_policy(
     engine: Engine,
     problems: list[Problem],
@@ -137,30 +194,9 @@ def evaluate_policy(
     seed: int,
     prompt: PromptConfig | None = None,
 ) -> dict[str, float]:
-    """Greedy episodes (one per problem) and, if ``eval_cfg.sampled_samples > 0``, sampled
-    episodes at ``eval_cfg.temperature`` whose metrics are prefixed ``sampled/``; the episodes
-    follow ``env.protocol`` (:class:`~drift.rollout.env.Environment`) in
-    ``eval_cfg.prompt_format`` (``prompt``: the DRIFT formats' settings)."""
-    metrics: dict[str, float] = {}
-    environment = Environment.from_config(task, env, eval_cfg.prompt_format, prompt)
-
-    def run(num_samples: int, temperature: float) -> dict[str, float]:
-        params = SamplingParams(temperature, 1.0, eval_cfg.max_new_tokens, seed)
-        episodes = run_episodes(
-            engine,
-            problems,
-            num_samples,
-            params,
-            environment,
-            verifier,
-            reward,
-            answer_format=task.answer_format,
-        )
-        return episode_metrics(episodes, task.max_turns)
-
-    if eval_cfg.greedy:
-        metrics.update(run(1, 0.0))
-    if eval_cfg.sampled_samples > 0:
-        sampled = run(eval_cfg.sampled_samples, eval_cfg.temperature)
-        metrics.update({f"sampled/{k}": v for k, v in sampled.items()})
-    return metrics
+    """:func:`evaluation_metrics` of :func:`evaluation_episodes`: greedy metrics, and sampled
+    ones prefixed ``sampled/``."""
+    episodes = evaluation_episodes(
+        engine, problems, eval_cfg, task, env, verifier, reward, seed, prompt
+    )
+    return evaluation_metrics(episodes, task.max_turns)

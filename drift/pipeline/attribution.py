@@ -208,7 +208,7 @@ def run_method(
     loggers = build_loggers(cfg.logger, run_dir, name, resolved)
     try:
         policy, train_stats = retrain(cfg, pool, weights, method, out_dir, loggers)
-        metrics = evaluate_policy_dir(cfg, policy, test)
+        metrics = evaluate_policy_dir(cfg, policy, test, out_dir)
         log_metrics(loggers, metrics, prefix="eval/")
     finally:
         close_loggers(loggers)

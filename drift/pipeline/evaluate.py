@@ -1,18 +1,40 @@
-"""Evaluate a policy with the shared multi-turn evaluation on the test split."""
+"""Evaluate a policy with the shared multi-turn evaluation on the test split, keeping its
+episodes (``eval/trajectories.jsonl``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from drift.config import DriftConfig
-from drift.evaluation.multiturn import evaluate_policy
+from drift.evaluation.multiturn import evaluation_episodes, evaluation_metrics
 from drift.pipeline.engines import open_engine
 from drift.reward.verifiers import build_verifier
-from drift.types import Problem
+from drift.types import Problem, Trajectory
+from drift.utils.io import write_jsonl
+
+EPISODES_FILE = Path("eval") / "trajectories.jsonl"
+"""Where an evaluation's episodes go, under the directory that holds its ``metrics.json``."""
 
 
-def evaluate_policy_dir(cfg: DriftConfig, policy: str, problems: list[Problem]) -> dict[str, float]:
-    """Greedy (and sampled) multi-turn metrics of ``policy`` on ``problems``."""
+def write_episodes(path: Path, episodes: Mapping[str, list[Trajectory]]) -> None:
+    """Write ``episodes`` as JSONL, atomically: one trajectory per line (the fields of the
+    rollout files) with ``decoding`` (``greedy`` or ``sampled``) first."""
+    write_jsonl(
+        path,
+        ({"decoding": decoding, **t.to_dict()} for decoding, ts in episodes.items() for t in ts),
+    )
+
+
+def evaluate_policy_dir(
+    cfg: DriftConfig, policy: str, problems: list[Problem], out_dir: Path
+) -> dict[str, float]:
+    """Greedy (and sampled) multi-turn metrics of ``policy`` on ``problems``; the episodes are
+    written to ``out_dir / EPISODES_FILE``. With ``eval.suite`` set, the suite's metrics follow
+    (:func:`drift.pipeline.eval_suite.evaluate_suite`)."""
+    suite: dict[str, float] = {}
     with open_engine(cfg.rollout, cfg.model, policy) as engine:
-        return evaluate_policy(
+        episodes = evaluation_episodes(
             engine,
             problems,
             cfg.eval,
@@ -23,3 +45,9 @@ def evaluate_policy_dir(cfg: DriftConfig, policy: str, problems: list[Problem]) 
             seed=cfg.seed,
             prompt=cfg.prompt,
         )
+        if cfg.eval.suite is not None:
+            from drift.pipeline.eval_suite import evaluate_suite  # it imports write_episodes
+
+            suite = evaluate_suite(engine, cfg, out_dir)
+    write_episodes(out_dir / EPISODES_FILE, episodes)
+    return {**evaluation_metrics(episodes, cfg.task.max_turns), **suite}

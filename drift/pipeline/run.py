@@ -97,7 +97,7 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
         try:
             policy, stats = _train(cfg, name, method, reference, rollouts, train_problems, loggers)
             cost = method_cost(method, stats)
-            metrics = evaluate_policy_dir(cfg, policy, test_problems)
+            metrics = evaluate_policy_dir(cfg, policy, test_problems, run_dir / name)
             log_metrics(loggers, metrics, prefix="eval/")
             write_json(run_dir / name / "metrics.json", {**metrics, **stats, **cost})
             results[name] = {**metrics, **cost}

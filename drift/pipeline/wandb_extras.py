@@ -37,6 +37,7 @@ OUTPUT_FILES = (
     ("round*/rollouts.jsonl", "rollouts"),
     ("scores.jsonl", "scores"),
     ("scores.parquet", "scores"),
+    ("eval/trajectories.jsonl", "evaluation"),
 )
 
 
@@ -80,7 +81,8 @@ def _row(t: Trajectory) -> list[Any]:
 
 
 def output_files(out_dir: Path) -> list[tuple[Path, str]]:
-    """(file, artifact type) of every rollout, weight and score file under ``out_dir``."""
+    """(file, artifact type) of every rollout, weight, score and evaluation-episode file under
+    ``out_dir``."""
     return [(p, kind) for pattern, kind in OUTPUT_FILES for p in sorted(out_dir.glob(pattern))]
 
 

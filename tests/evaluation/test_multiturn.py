@@ -6,6 +6,8 @@ from drift.evaluation.multiturn import (
     echoes_feedback,
     episode_metrics,
     evaluate_policy,
+    evaluation_episodes,
+    evaluation_metrics,
     standing_correct,
     turn_change_metrics,
 )
@@ -207,3 +209,20 @@ def test_evaluate_policy_follows_eval_prompt_format() -> None:
         first[0] == {"role": "system", "content": "S"} and "Problem:\nq\n\n" in first[1]["content"]
     )
     assert second[-2] == {"role": "user", "content": task.feedback}  # simple: feedback alone
+
+
+def test_evaluation_episodes_are_kept_by_decoding() -> None:
+    engine = ScriptedEngine(lambda conv: "<answer>3</answer>" if len(conv) > 1 else "no")
+    problems = [
+        Problem(id=f"p{i}", messages=[{"role": "user", "content": "q"}], answer="3")
+        for i in range(3)
+    ]
+    task, eval_cfg = TaskConfig(max_turns=2), EvalConfig(sampled_samples=2)
+    args = (problems, eval_cfg, task, EnvConfig(), exact_match, RewardConfig(), 1)
+    episodes = evaluation_episodes(engine, *args)
+    assert {k: len(v) for k, v in episodes.items()} == {"greedy": 3, "sampled": 6}
+    assert [t.solved_turn for t in episodes["greedy"]] == [2, 2, 2]
+    assert evaluation_metrics(episodes, 2) == evaluate_policy(engine, *args)
+    only_sampled = evaluation_episodes(engine, problems, EvalConfig(greedy=False), *args[2:])
+    assert list(only_sampled) == ["sampled"]
+    assert all(k.startswith("sampled/") for k in evaluation_metrics(only_sampled, 2))

@@ -67,6 +67,8 @@ def test_study_runs_end_to_end_then_reuses_features(compose_cfg, tmp_path, monke
         assert m["kept"] == 32 and 0 <= m["acc@1"] <= 1
         rows = [json.loads(line) for line in (tmp_path / name / "scores.jsonl").open()]
         assert len(rows) == 64 and sum(r["kept"] for r in rows) == 32
+        episodes = (tmp_path / name / "eval" / "trajectories.jsonl").read_text().splitlines()
+        assert [json.loads(e)["decoding"] for e in episodes] == ["greedy"] * 8  # num_test
         assert set(rows[0]) == {"id", "score", "grad_norm", "corrupted", "kind", "kept", "weight"}
     assert "drift_if[debias=none]" in methods and "acc@1" not in methods["drift_if[debias=none]"]
 

@@ -1,4 +1,4 @@
-from drift.pipeline.wandb_extras import TABLE_COLUMNS, artifact_name, sample_table
+from drift.pipeline.wandb_extras import TABLE_COLUMNS, artifact_name, output_files, sample_table
 from drift.types import Trajectory, Turn
 
 
@@ -36,3 +36,13 @@ def test_influence_column_appears_only_with_influence_scores():
 
 def test_artifact_names_keep_only_safe_characters():
     assert artifact_name("weights", "drift_iw", "round1/traj") == "weights-drift_iw-round1-traj"
+
+
+def test_a_methods_weights_and_evaluation_episodes_are_its_artifacts(tmp_path):
+    for name in ("trajectories.jsonl", "eval/trajectories.jsonl", "policy/config.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("{}\n")
+    assert output_files(tmp_path) == [
+        (tmp_path / "trajectories.jsonl", "weights"),
+        (tmp_path / "eval" / "trajectories.jsonl", "evaluation"),
+    ]
