@@ -2,7 +2,8 @@
 
 - identity: P = I.
 - Fisher: the damped inverse of the projected empirical Fisher F = mean_z φ_z φ_zᵀ [D, D], in
-  closed form in the projected space (one [D, D] solve per direction set).
+  closed form in the projected space: F streamed in float32, one float64 Cholesky solve per
+  direction set.
 - Adam (LESS): an elementwise transform of an explicit parameter-space training gradient by a
   checkpoint's optimiser state; it does not commute with a random projection, so it must be
   applied before projecting (as LESS does).
@@ -21,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
+import scipy.linalg
 import torch
+from scipy.linalg.blas import ssyrk
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -40,7 +43,7 @@ def identity(directions: np.ndarray) -> np.ndarray:
 class DampedFisher:
     """(F + λI)⁻¹ with F = gram / count and λ = damping · mean eigenvalue of F (= trace / D)."""
 
-    gram: np.ndarray  # [D, D] Σ φφᵀ, float64
+    gram: np.ndarray  # [D, D] Σ φφᵀ, float32
     count: int
     damping: float
 
@@ -51,23 +54,37 @@ class DampedFisher:
     @property
     def damping_abs(self) -> float:
         """The absolute λ added to the diagonal."""
-        return self.damping * float(np.trace(self.gram)) / (self.count * len(self.gram))
+        trace = float(np.trace(self.gram, dtype=np.float64))
+        return self.damping * trace / (self.count * len(self.gram))
 
     def __call__(self, directions: np.ndarray) -> np.ndarray:
-        """(F + λI)⁻¹ applied to directions [K, D] (or [D]) -> same shape."""
+        """(F + λI)⁻¹ applied to directions [K, D] (or [D]) -> same shape, float64.
+
+        One [D, D] float64 matrix is built in place (F, then λ on its diagonal) and
+        Cholesky-factored over itself: F + λI is symmetric positive definite for λ > 0.
+        """
         v = np.asarray(directions, dtype=np.float64)
-        a = self.fisher + self.damping_abs * np.eye(len(self.gram))
+        a = self.gram.astype(np.float64)
+        a /= self.count
+        a.flat[:: len(a) + 1] += self.damping_abs
         try:
-            return np.linalg.solve(a, v.T).T
+            factor = scipy.linalg.cho_factor(a, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError as err:
             raise ValueError(
                 f"projected Fisher is singular with damping={self.damping}; use damping > 0"
             ) from err
+        return scipy.linalg.cho_solve(factor, v.T, check_finite=False).T
 
 
-def fisher_inverse(features_chunks: Iterable[np.ndarray], damping: float) -> DampedFisher:
-    """Accumulate Σ φφᵀ over feature chunks [n, D] (streamed, float64) into a damped inverse.
+def fisher_inverse(
+    features_chunks: Iterable[np.ndarray], damping: float, block: int = 1024
+) -> DampedFisher:
+    """Accumulate Σ φφᵀ over feature chunks [n, D] (streamed) into a damped inverse.
 
+    float32 throughout: one [D, D] Gram matrix, each chunk added by BLAS ``ssyrk`` (the upper
+    triangle only, half a matrix product's work; a float32 store's memory-mapped chunks go in
+    without a copy), mirrored once at the end in ``block``-row strips. A non-finite feature
+    makes the Gram diagonal non-finite, which is checked per chunk on those D values.
     ``damping`` is relative to the mean eigenvalue of F, so the same value suits any feature
     scale or projection size; damping = 0 is allowed only when F is nonsingular (N >= D).
     """
@@ -76,18 +93,32 @@ def fisher_inverse(features_chunks: Iterable[np.ndarray], damping: float) -> Dam
     gram: np.ndarray | None = None
     count = 0
     for index, chunk in enumerate(features_chunks):
-        x = np.asarray(chunk, dtype=np.float64)
+        x = np.asarray(chunk, dtype=np.float32)
         if x.ndim != 2 or (gram is not None and x.shape[1] != len(gram)):
             raise ValueError(f"chunk {index}: features must be [n, D], got {x.shape}")
-        if not np.isfinite(x).all():
+        if gram is None:
+            gram = np.zeros((x.shape[1], x.shape[1]), np.float32, order="F")
+        if len(x):  # x.T is Fortran-ordered [D, n]: BLAS reads the chunk where it lies
+            ssyrk(1.0, x.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+        if not np.isfinite(gram.diagonal()).all():
             raise ValueError(f"chunk {index}: features are not finite")
-        gram = x.T @ x if gram is None else gram + x.T @ x
         count += len(x)
     if gram is None or count == 0:
         raise ValueError("no features to estimate the Fisher from")
     if not np.trace(gram) > 0:
         raise ValueError("every feature is zero: the Fisher has no scale to damp against")
+    _mirror_upper(gram, block)
     return DampedFisher(gram=gram, count=count, damping=damping)
+
+
+def _mirror_upper(a: np.ndarray, block: int) -> None:
+    """Copy the upper triangle of the square ``a`` onto its lower one, in place, by strips of
+    ``block`` rows (numpy buffers a strip's source: at most ``block`` x D values at once)."""
+    for start in range(0, len(a), block):
+        stop = min(start + block, len(a))
+        a[start:stop, :start] = a[:start, start:stop].T
+        for i in range(start, stop):  # the diagonal block, column by column
+            a[i + 1 : stop, i] = a[i, i + 1 : stop]
 
 
 def adam_transform(

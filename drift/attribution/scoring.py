@@ -1,7 +1,8 @@
 """Scores of training features against target directions, streamed chunk by chunk.
 
 Memory is bounded by one feature chunk plus the [N, K] result: features [N, D] are never held
-whole. Products are taken in float64 (features are stored as float16/float32). Non-finite
+whole. Products are taken in float32 by BLAS (features are stored as float16/float32; scores
+agree with a float64 computation to float32 rounding) and debiased in float64. Non-finite
 features raise ValueError naming the row; there is no silent fallback.
 
 How the gradient scorers use these pieces (features = projected loss gradients, P = a
@@ -30,28 +31,38 @@ from drift.attribution.targets import TargetSet, group_directions
 def stream_scores_with_norms(
     chunks: Iterable[np.ndarray], directions: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inner products [N, K] of feature rows with ``directions`` [K, D] (or [D]); row norms [N]."""
+    """Inner products [N, K] of feature rows with ``directions`` [K, D] (or [D]); row norms [N].
+
+    float32 throughout: each chunk goes to BLAS as it comes (a float32 store's chunks are
+    memory-mapped views, never copied; other dtypes are cast once), and one pass takes the
+    squared row norms. A non-finite value makes its row's squared norm non-finite, so that
+    [n] vector is the only finiteness check (a row whose squared norm overflows float32,
+    entries near 1e19, is refused the same way).
+    """
     dirs = np.atleast_2d(np.asarray(directions, dtype=np.float64))
     if dirs.ndim != 2 or not np.isfinite(dirs).all():
         raise ValueError(f"directions must be a finite [K, D] array, got shape {dirs.shape}")
+    dirs_t = np.ascontiguousarray(dirs.T, dtype=np.float32)  # [D, K]
     scores: list[np.ndarray] = []
     norms: list[np.ndarray] = []
     offset = 0
     for index, chunk in enumerate(chunks):
-        x = np.asarray(chunk, dtype=np.float64)
+        x = np.asarray(chunk, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != dirs.shape[1]:
             raise ValueError(f"chunk {index}: expected [n, {dirs.shape[1]}], got {x.shape}")
-        bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        squares = np.einsum("nd,nd->n", x, x)
+        bad = np.flatnonzero(~np.isfinite(squares))
         if bad.size:
             raise ValueError(
-                f"feature row {offset + bad[0]} (chunk {index}) is not finite; "
+                f"feature row {offset + bad[0]} (chunk {index}) is not finite (or its squared "
+                f"norm overflows float32); "
                 f"{bad.size} bad rows in this chunk"
             )
-        scores.append(x @ dirs.T)
-        norms.append(np.sqrt(np.einsum("nd,nd->n", x, x)))
+        scores.append(x @ dirs_t)
+        norms.append(np.sqrt(squares))
         offset += len(x)
     if not scores:
-        return np.zeros((0, len(dirs))), np.zeros(0)
+        return np.zeros((0, len(dirs)), np.float32), np.zeros(0, np.float32)
     return np.concatenate(scores), np.concatenate(norms)
 
 

@@ -228,21 +228,36 @@ class FeatureStore:
     def iter_chunks(self, chunk_rows: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_row, features [<= chunk_rows, dim] float32)`` covering every row once.
 
-        Shards are memory-mapped, so memory stays within one chunk whatever the store's size.
+        Shards are memory-mapped, so memory stays within one chunk whatever the store's size:
+        a float32 store yields read-only views of its files (no copy); any other dtype is cast
+        into one preallocated float32 buffer that every chunk reuses. A chunk is therefore
+        valid until the next one is requested: copy it to keep it.
         """
         if chunk_rows <= 0:
             raise ValueError(f"chunk_rows must be > 0, got {chunk_rows}")
+        buffer: np.ndarray | None = None
         offset = 0
         for shard in self._meta["shards"]:
             array = self._shard("features", shard["index"])
             for start in range(0, shard["rows"], chunk_rows):
-                yield offset + start, np.asarray(array[start : start + chunk_rows], np.float32)
+                part = array[start : start + chunk_rows]
+                if array.dtype == np.float32:
+                    yield offset + start, np.asarray(part)
+                    continue
+                if buffer is None:
+                    rows = min(chunk_rows, max(s["rows"] for s in self._meta["shards"]))
+                    buffer = np.empty((rows, self.dim), np.float32)
+                chunk = buffer[: len(part)]
+                np.copyto(chunk, part)
+                yield offset + start, chunk
             offset += shard["rows"]
 
     def load(self) -> np.ndarray:
         """All features [N, dim] float32 in memory (for small stores and tests)."""
-        chunks = [c for _, c in self.iter_chunks(65536)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), np.float32)
+        out = np.empty((self.num_rows, self.dim), np.float32)
+        for start, chunk in self.iter_chunks(65536):
+            out[start : start + len(chunk)] = chunk
+        return out
 
     def dot(self, queries: np.ndarray, chunk_rows: int = 65536) -> np.ndarray:
         """Inner products [N, Q] of every row with ``queries`` [Q, dim], streamed by chunks."""

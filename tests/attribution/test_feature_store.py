@@ -62,6 +62,27 @@ def test_chunks_cover_every_row_once(tmp_path, chunk):
     np.testing.assert_array_equal(np.concatenate(parts), _rows(10, 4)[0])
 
 
+def test_float16_chunks_reuse_one_float32_buffer(tmp_path):
+    """A float16 store is cast chunk by chunk into one buffer: iterating it holds one float32
+    chunk, never the previous one beside the next."""
+    store = _store(tmp_path, dtype="float16", sizes=(3, 5, 2))
+    seen, buffers = [], []
+    for start, chunk in store.iter_chunks(2):
+        assert chunk.dtype == np.float32 and start == sum(len(c) for c in seen)
+        seen.append(chunk.copy())
+        buffers.append(chunk)
+    expected = _rows(10, 4)[0].astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(np.concatenate(seen), expected)
+    assert all(np.shares_memory(buffers[0], b) for b in buffers[1:])
+    np.testing.assert_array_equal(store.load(), expected)
+
+
+def test_float32_chunks_are_views_of_the_files(tmp_path):
+    store = _store(tmp_path)
+    for _, chunk in store.iter_chunks(4):
+        assert not chunk.flags.owndata and not chunk.flags.writeable
+
+
 def test_streamed_dot_matches_dense(tmp_path):
     store = _store(tmp_path, dtype="float16")
     queries = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)

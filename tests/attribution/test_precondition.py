@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -24,13 +26,37 @@ def test_fisher_inverse_matches_dense_solve() -> None:
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(23, 9)).astype(np.float32) * rng.uniform(0.1, 3, size=9)
     dirs = rng.normal(size=(2, 9))
-    inv = fisher_inverse([feats[:5], feats[5:6], feats[6:]], damping=0.3)
-    f = feats.astype(np.float64).T @ feats.astype(np.float64) / 23
+    inv = fisher_inverse([feats[:5], feats[5:6], feats[6:]], damping=0.3, block=4)
+    f = feats.astype(np.float64).T @ feats.astype(np.float64) / 23  # the old float64 Fisher
     lam = 0.3 * np.trace(f) / 9
-    assert inv.damping_abs == pytest.approx(lam)
+    assert inv.damping_abs == pytest.approx(lam, rel=1e-6)
+    np.testing.assert_allclose(inv.fisher, f, rtol=1e-5, atol=1e-6)  # both triangles
     expected = np.linalg.solve(f + lam * np.eye(9), dirs.T).T
-    np.testing.assert_allclose(inv(dirs), expected, rtol=1e-10)
-    np.testing.assert_allclose(inv(dirs[0]), expected[0], rtol=1e-10)
+    np.testing.assert_allclose(inv(dirs), expected, rtol=1e-5)
+    np.testing.assert_allclose(inv(dirs[0]), expected[0], rtol=1e-5)
+
+
+def _peak_bytes(call) -> int:
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_fisher_is_streamed_in_float32_with_one_float64_matrix() -> None:
+    """The Gram matrix is one float32 [D, D] (no float64 chunk copies, no product
+    temporaries); applying the inverse builds one float64 [D, D], not several."""
+    rng = np.random.default_rng(3)
+    dim = 256
+    feats = rng.normal(size=(4096, dim)).astype(np.float32)  # 4 MB
+    chunks = [feats[:2048], feats[2048:]]
+    gram32 = dim * dim * 4
+    assert _peak_bytes(lambda: fisher_inverse(chunks, damping=0.1)) < 1.5 * gram32
+    inv = fisher_inverse(chunks, damping=0.1)
+    assert inv.gram.dtype == np.float32
+    assert _peak_bytes(lambda: inv(rng.normal(size=(2, dim)))) < 1.5 * 2 * gram32
 
 
 def test_fisher_inverse_bad_input() -> None:
