@@ -115,13 +115,18 @@ def main() -> None:
     """`drift [overrides]`; without an experiment, method or search, the embedded demo
     (`experiment=demo`, see :func:`with_default_experiment`).
 
-    `drift report DIR` tabulates and plots every run under DIR instead; `drift eval policy=DIR
+    `drift report DIR` tabulates and plots every run under DIR instead; `drift bench NAME`
+    times a hot path against its baseline (:mod:`drift.bench.cli`); `drift eval policy=DIR
     [overrides]` evaluates a saved policy (:mod:`drift.eval_cli`).
     """
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         from drift.evaluation.aggregate import main as report_main
 
         raise SystemExit(report_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "bench":
+        from drift.bench.cli import main as bench_main
+
+        raise SystemExit(bench_main(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "eval":
         try:
             sys.argv[1:] = eval_args(sys.argv[2:])
