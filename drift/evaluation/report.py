@@ -2,10 +2,12 @@
 
 All go through :func:`drift.evaluation.aggregate.summarise`, like ``drift report``'s tables.
 When methods report what training cost, an accuracy-against-cost table follows the main one.
+When every greedy accuracy is 0 (as at debug size) a one-line warning follows the main table.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from rich.console import Console
@@ -26,6 +28,18 @@ from drift.evaluation.aggregate import (
 
 __all__ = ["DEFAULT_COLUMNS", "markdown_table", "print_results", "print_table", "results_markdown"]
 
+ALL_ZERO_WARNING = (
+    "Warning: every greedy accuracy is 0, no policy solved a test problem. Usual at debug size "
+    "(debug=fast trains for seconds); run the full preset for numbers that move."
+)
+
+
+def all_zero_warning(methods: Mapping[str, Mapping[str, float]]) -> str | None:
+    """:data:`ALL_ZERO_WARNING` when every method's greedy ``acc@k`` is 0, else None."""
+    accs = [v for m in methods.values() for k, v in m.items() if re.fullmatch(r"acc@\d+", k)]
+    return ALL_ZERO_WARNING if accs and not any(accs) else None
+
+
 LOG_WIDTH = 160  # characters of a table printed to a log file (Rich assumes 80 off a terminal)
 
 
@@ -39,7 +53,9 @@ def markdown_table(
 def results_markdown(methods: Mapping[str, Mapping[str, float]]) -> str:
     """The main table, then the accuracy-against-cost table when some method reports a cost."""
     cost = cost_markdown(summarise(runs_from_results(methods)), show_n=False)
-    return markdown_table(methods) + (f"\n\n{cost}" if cost is not None else "")
+    warning = all_zero_warning(methods)
+    main = markdown_table(methods) + (f"\n\n{warning}" if warning else "")
+    return main + (f"\n\n{cost}" if cost is not None else "")
 
 
 def print_table(
@@ -67,6 +83,8 @@ def print_results(
     """Print the main table, then the accuracy-against-cost table when some method has costs."""
     console = console or _console()
     print_table(methods, title, console=console)
+    if warning := all_zero_warning(methods):
+        console.print(warning, style="bold yellow", markup=False)
     columns = cost_columns(summarise(runs_from_results(methods)))
     if columns:
         print_table(methods, f"{title}: cost", columns, console, caption=COST_CAPTION)

@@ -7,7 +7,7 @@ from run_factory import write_run
 
 from drift.evaluation.aggregate import main as report_main
 from drift.evaluation.multiturn import episode_metrics
-from drift.evaluation.report import markdown_table, print_results
+from drift.evaluation.report import markdown_table, print_results, results_markdown
 from drift.types import Trajectory, Turn
 
 
@@ -69,3 +69,15 @@ def test_report_command_tabulates_the_turn_metrics(tmp_path, capsys):
     csv_header = (tmp_path / "report" / "summary.csv").read_text().splitlines()[0]
     assert "acc@t1_mean" in csv_header and "delta_c2i_std" in csv_header
     assert "Δ(t1,t2)" in capsys.readouterr().out
+
+
+def test_all_zero_greedy_accuracy_is_said_in_both_tables():
+    zero = {"reference": episode_metrics([_traj(["1", "2"])], max_turns=2)}
+    out = io.StringIO()
+    print_results(zero, title="debug", console=Console(file=out, width=200))
+    assert "every greedy accuracy is 0" in out.getvalue()
+    assert "every greedy accuracy is 0" in results_markdown(zero)
+    out = io.StringIO()
+    print_results(_methods(), title="demo", console=Console(file=out, width=200))
+    assert "every greedy accuracy" not in out.getvalue()
+    assert "every greedy accuracy" not in results_markdown(_methods())

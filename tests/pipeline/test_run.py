@@ -27,15 +27,25 @@ def test_demo_runs_end_to_end_and_reuses_cached_artifacts(compose_cfg, tmp_path,
         accs = [metrics[f"acc@{k}"] for k in range(1, cfg.task.max_turns + 1)]
         assert accs == sorted(accs) and 0.0 <= accs[0] <= accs[-1] <= 1.0
         assert 0.0 <= metrics["repeat_rate"] <= 1.0
+    # At debug size the greedy columns may all be 0 (results.md then says so), but the sampled
+    # evaluation episodes and the rollouts the methods train on must hold solved problems.
+    sampled = [v for m in methods.values() for k, v in m.items() if k.startswith("sampled/acc@")]
+    assert max(sampled) > 0
+    greedy = [v for m in methods.values() for k, v in m.items() if k.startswith("acc@")]
+    results_md = (tmp_path / "results.md").read_text()
+    assert ("every greedy accuracy is 0" in results_md) == (max(greedy) == 0)
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["methods"] == methods and written["wall_seconds"] > 0
     assert (tmp_path / "drift_iw" / "policy" / "config.json").exists()
-    weights = [
-        json.loads(line)["weight"]
+    rows = [
+        json.loads(line)
         for line in (tmp_path / "drift_iw" / "trajectories.jsonl").read_text().splitlines()
     ]
-    assert len(weights) == cfg.task.num_train * cfg.rollout.num_samples
-    assert abs(sum(weights) / len(weights) - 1.0) < 1e-6
+    assert len(rows) == cfg.task.num_train * cfg.rollout.num_samples
+    solved = [any(turn["correct"] for turn in row["turns"]) for row in rows]
+    assert any(solved) and not all(solved)
+    weights = [row["weight"] for row in rows]
+    assert abs(sum(weights) / len(weights) - 1.0) < 1e-6 and max(weights) > min(weights)
 
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
