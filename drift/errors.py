@@ -1,6 +1,10 @@
 """Errors that tell the user which config key or which file, line and field is wrong."""
 
 import re
+from enum import Enum
+from typing import TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 
 class ConfigError(ValueError):
@@ -21,6 +25,16 @@ def require_non_negative(key: str, value: float) -> None:
     """Raise :class:`ConfigError` naming ``key`` unless ``value >= 0``."""
     if value < 0:
         raise ConfigError(f"{key} must be >= 0, got {value}")
+
+
+def require_choice(key: str, kind: type[E], value: object) -> E:
+    """``value`` as a member of ``kind`` (a member or its value, e.g. a string from code built
+    outside OmegaConf); :class:`ConfigError` naming ``key`` and the choices otherwise."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in kind)
+        raise ConfigError(f"{key} must be one of {choices}, got {value!r}") from None
 
 
 # Names that become file or directory names: no separator, no leading dot ("." and "..").

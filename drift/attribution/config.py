@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from drift.errors import ConfigError, require_positive
+from drift.errors import ConfigError, require_choice, require_positive
 
 # Choices: lower-case names as written in YAML (OmegaConf matches names), upper-case aliases.
 
@@ -74,8 +74,8 @@ class FeatureConfig:
     )
 
     def __post_init__(self) -> None:
-        self.impl = _enum(FeatureImpl, "impl", self.impl)
-        self.dtype = _enum(StorageDType, "dtype", self.dtype)
+        self.impl = require_choice("attribution.impl", FeatureImpl, self.impl)
+        self.dtype = require_choice("attribution.dtype", StorageDType, self.dtype)
         for key in ("proj_in", "proj_out", "loop_chunk", "batch_size", "shard_size"):
             require_positive(f"attribution.{key}", getattr(self, key))
         if self.loop_dim is not None and self.loop_dim <= 0:
@@ -87,11 +87,3 @@ class FeatureConfig:
                 raise ConfigError(
                     f"attribution.layers[{i}] is not a regex ({err}): {pattern!r}"
                 ) from None
-
-
-def _enum(kind: type[Enum], key: str, value: object) -> Enum:
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(dict.fromkeys(m.value for m in kind))
-        raise ConfigError(f"attribution.{key} must be one of {choices}, got {value!r}") from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from drift.enums import LossTurns
-from drift.errors import ConfigError, require_non_negative, require_positive
+from drift.errors import ConfigError, require_choice, require_non_negative, require_positive
 
 
 class ScoringMethod(str, Enum):
@@ -160,7 +160,7 @@ class ScoringConfig:
             "weight_mode": WeightMode,
         }
         for key, kind in enums.items():
-            setattr(self, key, _enum(kind, key, getattr(self, key)))
+            setattr(self, key, require_choice(f"method.scoring.{key}", kind, getattr(self, key)))
         for key in ("damping", "alpha"):
             require_non_negative(f"method.scoring.{key}", getattr(self, key))
         for key in ("cg_max_iter", "cg_tol", "temperature"):
@@ -187,11 +187,3 @@ class ScoringConfig:
                 "method.scoring.method=less: LESS scores by cosine similarity and has no other "
                 "debiasing; write debias=cosine, or use drift_if to choose the debiasing"
             )
-
-
-def _enum(kind: type[Enum], key: str, value: object) -> Enum:
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(m.value for m in kind)
-        raise ConfigError(f"method.scoring.{key} must be one of {choices}, got {value!r}") from None

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeVar
 
-from drift.errors import ConfigError, require_non_negative, require_positive
-
-E = TypeVar("E", bound=Enum)
+from drift.errors import ConfigError, require_choice, require_non_negative, require_positive
 
 
 class GRPOLoss(str, Enum):
@@ -106,18 +103,11 @@ class GRPOSettings:
             )
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"method.grpo.top_p must be in (0, 1], got {self.top_p}")
-        self.loss_type = _enum(GRPOLoss, "loss_type", self.loss_type)
-        self.scale_rewards = _enum(RewardScaling, "scale_rewards", self.scale_rewards)
-        self.advantage = _enum(AdvantageLevel, "advantage", self.advantage)
-
-
-def _enum(cls: type[E], key: str, value: object) -> E:
-    """``value`` as a member of ``cls`` (strings accepted, for construction outside OmegaConf)."""
-    try:
-        return cls(value)
-    except ValueError:
-        choices = sorted({m.value for m in cls})
-        raise ConfigError(f"method.grpo.{key} must be one of {choices}, got {value!r}") from None
+        self.loss_type = require_choice("method.grpo.loss_type", GRPOLoss, self.loss_type)
+        self.scale_rewards = require_choice(
+            "method.grpo.scale_rewards", RewardScaling, self.scale_rewards
+        )
+        self.advantage = require_choice("method.grpo.advantage", AdvantageLevel, self.advantage)
 
 
 @dataclass
