@@ -41,6 +41,7 @@ from drift.attribution.store import FeatureStore
 from drift.attribution.targets import TargetSet
 from drift.config import DriftConfig
 from drift.data.chat import EncodedExample, encode_examples
+from drift.data.token_store import encode_to_store
 from drift.pipeline.attribution_warmup import (
     Checkpoint,
     Warmup,
@@ -98,7 +99,8 @@ class FeatureBank:
         self.model.to(self.device)
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
-        self.pool = encode_examples(self.tokenizer, list(pool), cfg.trainer.max_length)
+        # in chunks, into flat token arrays: never the whole pool's tokenisation at once
+        self.pool = encode_to_store(self.tokenizer, pool, cfg.trainer.max_length)
         self._loaded: int | None = None
         self._state: dict[str, Any] = {}
         self._memo: dict[str, Any] = {}
@@ -115,7 +117,9 @@ class FeatureBank:
     def encode(self, examples: Sequence[TrainExample]) -> list[EncodedExample]:
         return encode_examples(self.tokenizer, list(examples), self.cfg.trainer.max_length)
 
-    def _extract(self, examples: list[EncodedExample], ckpt: Checkpoint, tag: str) -> FeatureStore:
+    def _extract(
+        self, examples: Sequence[EncodedExample], ckpt: Checkpoint, tag: str
+    ) -> FeatureStore:
         key = store_key([ckpt.key], self.cfg.attribution, examples, tag)
         store = extract_features(
             self.at(ckpt),
@@ -170,7 +174,7 @@ class FeatureBank:
         model = self.at(ckpt)
         cfg = self.cfg.attribution
         modules = select_layers(model, cfg.layers)
-        ids = [e.id for e in self.pool]
+        ids = self.pool.ids
         settings = feature_settings(
             cfg, layer_shapes(modules), ids, self.cfg.model.name_or_path, ckpt.key
         )

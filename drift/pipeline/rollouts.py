@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import time
@@ -32,15 +33,21 @@ class RolloutSet:
     generated_tokens: int
 
 
-def count_generated_tokens(policy: str, trajectories: list[Trajectory]) -> int:
+def count_generated_tokens(
+    policy: str, trajectories: list[Trajectory], batch_size: int = 4096
+) -> int:
     """Tokens the policy generated: every turn's text (less the prefill, which the policy did
-    not write) plus its end-of-turn token."""
+    not write) plus its end-of-turn token. Turns are tokenised ``batch_size`` at a time, so
+    memory holds one batch's token lists, not every turn's."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(policy)
-    texts = [turn.text[len(t.prefill) :] for t in trajectories for turn in t.turns]
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
-    return sum(len(x) for x in ids) + len(texts)
+    texts = (turn.text[len(t.prefill) :] for t in trajectories for turn in t.turns)
+    total = 0
+    while batch := list(itertools.islice(texts, batch_size)):
+        ids = tokenizer(batch, add_special_tokens=False)["input_ids"]
+        total += sum(len(x) for x in ids) + len(batch)
+    return total
 
 
 def policy_key(cfg: DriftConfig, policy: str) -> str:

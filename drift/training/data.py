@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from drift.config import Normalize
 from drift.data.chat import EncodedExample
+from drift.data.token_store import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,16 @@ class SFTItem(NamedTuple):
 
 
 class SFTDataset(Dataset):
-    """Encoded examples, indexed by :data:`StepKey` as yielded by :class:`StepBatchSampler`."""
+    """Encoded examples, indexed by :data:`StepKey` as yielded by :class:`StepBatchSampler`.
+
+    They are kept in a :class:`~drift.data.token_store.TokenStore` (flat token arrays): one
+    given is used as is (a memory-mapped one stays on disk), a list is copied into one.
+    """
 
     def __init__(self, examples: Sequence[EncodedExample]) -> None:
-        self.examples = list(examples)
+        if not isinstance(examples, TokenStore):
+            examples = TokenStore.from_examples(examples)
+        self.examples: TokenStore = examples
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -209,14 +216,14 @@ class SFTDataModule(pl.LightningDataModule):
     def setup(self, stage: str) -> None:
         examples = self.dataset.examples
         self.sampler = StepBatchSampler(
-            weights=[e.weight for e in examples],
+            weights=examples.weights,
             effective_batch_size=self.effective_batch_size,
             accumulate_grad_batches=self.trainer.accumulate_grad_batches,
             normalize=self.normalize,
             seed=self.seed,
             world_size=self.trainer.world_size,
             rank=self.trainer.global_rank,
-            lengths=[len(e.input_ids) for e in examples],
+            lengths=examples.lengths,
         )
         if self.sampler.num_steps == 0:
             raise ValueError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressB
 from torch import nn
 
 from drift.config import Normalize, TrainerConfig
-from drift.data.chat import EncodedExample, encode_examples
+from drift.data.chat import EncodedExample
+from drift.data.token_store import encode_to_store
 from drift.training.data import SFTDataModule
 from drift.training.gather import full_model
 from drift.training.module import WeightedSFTModule
@@ -139,14 +141,20 @@ def train_policy(
     progress: bool = True,
     extra_callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
-    """Weighted SFT of ``model`` on ``examples`` (encoded with ``tokenizer``'s chat template)."""
+    """Weighted SFT of ``model`` on ``examples`` (encoded with ``tokenizer``'s chat template).
+
+    The examples are encoded a chunk at a time into a token store memory-mapped from a
+    temporary directory in ``output_dir``, removed after the fit.
+    """
     if not examples:
         raise ValueError("train_policy got no examples")
-    encoded = encode_examples(tokenizer, examples, trainer.max_length)
     pad_id = tokenizer.pad_token_id
     if pad_id is None:  # any valid id will do: padding is masked explicitly
         pad_id = tokenizer.eos_token_id or 0
-    module = WeightedSFTModule(model, trainer)
-    return fit_sft(
-        module, encoded, pad_id, normalize, output_dir, seed, loggers, progress, extra_callbacks
-    )
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".tokens-", dir=output_dir) as tokens:
+        encoded = encode_to_store(tokenizer, examples, trainer.max_length, Path(tokens))
+        module = WeightedSFTModule(model, trainer)
+        return fit_sft(
+            module, encoded, pad_id, normalize, output_dir, seed, loggers, progress, extra_callbacks
+        )

@@ -153,3 +153,24 @@ def test_generated_tokens_leave_out_the_prefill(tmp_path):
     # 2 + 3 characters and an eos each; the plain turn's "<think>" is the model's own
     assert rollout_stage.count_generated_tokens(str(tmp_path), [prefilled]) == 2 + 3 + 2
     assert rollout_stage.count_generated_tokens(str(tmp_path), [plain]) == 9 + 1
+
+
+def test_generated_tokens_are_counted_a_batch_at_a_time(tmp_path, monkeypatch):
+    import transformers
+
+    from drift.data.tokenizer import build_char_tokenizer
+    from drift.types import Trajectory, Turn
+
+    tok = build_char_tokenizer()
+    calls: list[int] = []
+
+    def counting(texts, **kwargs):
+        calls.append(len(texts))
+        return tok(texts, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda _: counting)
+    trajectories = [
+        Trajectory("p", i, [], [Turn("ab", None, False, False)] * 2, "f") for i in range(5)
+    ]
+    assert rollout_stage.count_generated_tokens("policy", trajectories, batch_size=4) == 10 * 3
+    assert calls == [4, 4, 2]

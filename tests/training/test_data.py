@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader
 
 from drift.config import Normalize
 from drift.data.chat import EncodedExample
+from drift.data.token_store import TokenWriter
 from drift.training.data import (
     SFTDataset,
     SFTItem,
@@ -154,3 +155,23 @@ def test_lightning_reaches_the_shuffle_epoch():
     first = list(sampler)
     _set_sampler_epoch(loader, 3)  # what Lightning's fit loop calls each epoch
     assert sampler.sampler.epoch == 3 and list(sampler) != first
+
+
+def test_a_memory_mapped_store_collates_the_batches_of_the_list_path(make_examples, tmp_path):
+    examples = make_examples(30, seed=5)
+    writer = TokenWriter(tmp_path / "tokens")
+    for start in range(0, 30, 7):
+        writer.add(examples[start : start + 7])
+    store = writer.finish()
+    dataset = SFTDataset(store)
+    assert dataset.examples is store  # indexed in place, not copied into lists
+    lengths = [len(e.input_ids) for e in examples]
+    sampler = StepBatchSampler(
+        [e.weight for e in examples], 8, 2, Normalize.WEIGHT_SUM, 0, lengths=lengths
+    )
+    for keys in sampler:
+        got = collate([dataset[k] for k in keys], 0)
+        want = collate([SFTItem(examples[i], norm) for i, norm in keys], 0)
+        assert got.keys() == want.keys()
+        for name, tensor in want.items():
+            assert got[name].dtype == tensor.dtype and torch.equal(got[name], tensor), name

@@ -8,6 +8,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from drift.config import Normalize, Schedule, TrainerConfig
 from drift.data.chat import encode_examples
+from drift.data.token_store import TokenWriter
 from drift.data.tokenizer import build_char_tokenizer
 from drift.training.data import pad_examples
 from drift.training.fit import StepLogLines, build_trainer, fit_sft, train_policy
@@ -59,6 +60,7 @@ def test_train_policy_learns_logs_and_drops_its_checkpoint(make_model, tmp_path)
     assert result.final_loss < 0.7 * before
     assert _mean_loss(model, encoded, tok.pad_token_id) < 0.7 * before
     assert not (tmp_path / "checkpoints").exists()  # trainer.keep_checkpoints=false
+    assert not list(tmp_path.glob(".tokens-*"))  # the memory-mapped token store is gone
     with open(tmp_path / "logs" / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("train/loss")]
     assert len(rows) == 20  # one row per optimiser step, not per micro-batch
@@ -80,6 +82,24 @@ def test_train_policy_rejects_empty_input(make_model, tmp_path):
         train_policy(
             make_model(), build_char_tokenizer(), [], TrainerConfig(), Normalize.MEAN, tmp_path, 0
         )
+
+
+def test_a_memory_mapped_store_trains_as_the_list_of_examples(make_model, tmp_path):
+    tok = build_char_tokenizer()
+    encoded = encode_examples(tok, _examples(12), 64)
+    cfg = TrainerConfig(micro_batch_size=2, effective_batch_size=4, max_epochs=2, lr=1e-2)
+    writer = TokenWriter(tmp_path / "tokens")
+    writer.add(encoded)
+    runs = []
+    for examples in (encoded, writer.finish()):
+        module = WeightedSFTModule(make_model(vocab_size=len(tok)), cfg)
+        result = fit_sft(
+            module, examples, tok.pad_token_id, Normalize.WEIGHT_SUM, tmp_path, 0, progress=False
+        )
+        runs.append((result.final_loss, [p.detach().clone() for p in result.model.parameters()]))
+    (loss_a, params_a), (loss_b, params_b) = runs
+    assert loss_a == loss_b
+    assert all(torch.equal(a, b) for a, b in zip(params_a, params_b, strict=True))
 
 
 def test_plain_log_lines_off_a_tty(make_model, make_examples, tmp_path, caplog):
