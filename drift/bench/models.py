@@ -19,7 +19,13 @@ from drift.models.factory import build_tiny_model
 
 SHAPES: dict[Size, TinyModelConfig] = {
     Size.TINY: TinyModelConfig(hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256),
-    Size.SMALL: TinyModelConfig(hidden_size=128, num_layers=4, num_heads=2, intermediate_size=512),
+    Size.SMALL: TinyModelConfig(
+        hidden_size=128,
+        num_layers=4,
+        num_heads=2,
+        intermediate_size=512,
+        max_position_embeddings=1024,  # 5-turn rollouts run past 256 positions
+    ),
     Size.FULL: TinyModelConfig(
         architecture=Architecture.QWEN2,
         hidden_size=896,
