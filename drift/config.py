@@ -192,6 +192,14 @@ class RewardConfig:
     gamma: float = 0.9
     format_penalty: float = 0.1
     repetition_penalty: float = 0.5
+    score_malformed: bool = field(
+        default=False,
+        metadata={
+            "help": "verify the answer of a malformed turn (correct if the verifier accepts it) "
+            "and count it for the repetition term; by default a malformed turn is never correct "
+            "and only well-formed answers count, as the DRIFT authors define them"
+        },
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.gamma <= 1:
