@@ -81,6 +81,13 @@ class LossTurns(str, Enum):
     ALL = "all"  # alias
 
 
+class BatchOrder(str, Enum):
+    shuffle = "shuffle"  # a seeded shuffle of the examples, cut into optimiser steps
+    SHUFFLE = "shuffle"  # alias
+    prompt_groups = "prompt_groups"  # rollout order: consecutive prompt groups per step
+    PROMPT_GROUPS = "prompt_groups"  # alias
+
+
 class Schedule(str, Enum):
     constant = "constant"
     CONSTANT = "constant"  # alias
@@ -165,23 +172,3 @@ class PromptFormat(str, Enum):
     DRIFT_FULL = "drift_full"  # alias
     drift_simple = "drift_simple"  # the DRIFT authors' problem once, then the feedback alone
     DRIFT_SIMPLE = "drift_simple"  # alias
-
-
-class EvalSuite(str, Enum):
-    drift_paper = "drift_paper"
-    DRIFT_PAPER = "drift_paper"  # alias
-
-
-class Benchmark(str, Enum):
-    math500 = "math500"
-    MATH500 = "math500"  # alias
-    theoremqa = "theoremqa"
-    THEOREMQA = "theoremqa"  # alias
-    gpqa = "gpqa"
-    GPQA = "gpqa"  # alias
-    mmlu_redux = "mmlu_redux"
-    MMLU_REDUX = "mmlu_redux"  # alias
-    hendrycks_math = "hendrycks_math"
-    HENDRYCKS_MATH = "hendrycks_math"  # alias
-    mmlu_pro = "mmlu_pro"
-    MMLU_PRO = "mmlu_pro"  # alias

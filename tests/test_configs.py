@@ -7,7 +7,7 @@ import pytest
 import yaml
 from omegaconf import open_dict
 
-from drift.config import ConfigError, load_config
+from drift.config import BatchOrder, ConfigError, load_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ["task", "model", "method", "rollout", "reward", "trainer", "logger"]
@@ -141,6 +141,19 @@ def test_paper_preset_pins_the_paper_setting(compose_cfg):
     assert cfg.trainer.effective_batch_size == 128 and cfg.trainer.max_epochs == 1
     assert cfg.trainer.precision == "bf16-mixed"
     assert cfg.task.limit == 1800
+    # their --disable_shuffle: whole prompt groups, 128 / 16 = 8 per optimiser step
+    assert cfg.method.batch_order == BatchOrder.PROMPT_GROUPS
+
+
+def test_prompt_groups_need_whole_groups_per_step(compose_cfg):
+    demo = load_config(compose_cfg(["experiment=demo"]))
+    assert demo.compare["drift_iw"].batch_order == BatchOrder.SHUFFLE
+    with pytest.raises(ConfigError, match=re.escape("multiple of rollout.num_samples")):
+        load_config(
+            compose_cfg(
+                ["method=drift_iw", "method.batch_order=prompt_groups", "rollout.num_samples=12"]
+            )
+        )
 
 
 def test_debug_fast_turns_logging_off_unless_the_command_line_names_a_logger(compose_cfg):

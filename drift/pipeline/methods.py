@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from drift.config import DriftConfig, MethodConfig
+from drift.config import BatchOrder, DriftConfig, MethodConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
 from drift.pipeline.influence import influence_weighted
 from drift.pipeline.rollouts import RolloutSet, ensure_rollouts
@@ -76,6 +76,7 @@ def train_round(
         output_dir=out_dir,
         seed=cfg.seed,
         loggers=loggers,
+        shuffle=method.batch_order == BatchOrder.SHUFFLE,
     )
     merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
     policy_dir = export_hf(result.model, tokenizer, out_dir / "policy", merge_lora=merge)

@@ -192,7 +192,8 @@ class SFTDataModule(pl.LightningDataModule):
     """Training data for :class:`~drift.training.module.WeightedSFTModule`.
 
     Reads world size, rank and gradient accumulation from the trainer at setup, so every rank
-    gets a disjoint shard of each step with the same global normaliser.
+    gets a disjoint shard of each step with the same global normaliser. ``shuffle=False`` keeps
+    the examples' order (every epoch): steps of consecutive examples.
     """
 
     def __init__(
@@ -203,6 +204,7 @@ class SFTDataModule(pl.LightningDataModule):
         seed: int,
         pad_id: int,
         num_workers: int = 0,
+        shuffle: bool = True,
     ) -> None:
         super().__init__()
         if not examples:
@@ -211,6 +213,7 @@ class SFTDataModule(pl.LightningDataModule):
         self.effective_batch_size = effective_batch_size
         self.normalize = Normalize(normalize)
         self.seed, self.pad_id, self.num_workers = seed, pad_id, num_workers
+        self.shuffle = shuffle
         self.sampler: StepBatchSampler | None = None
 
     def setup(self, stage: str) -> None:
@@ -224,6 +227,7 @@ class SFTDataModule(pl.LightningDataModule):
             world_size=self.trainer.world_size,
             rank=self.trainer.global_rank,
             lengths=examples.lengths,
+            shuffle=self.shuffle,
         )
         if self.sampler.num_steps == 0:
             raise ValueError(

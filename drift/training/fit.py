@@ -110,12 +110,14 @@ def fit_sft(
     loggers: list | None = None,
     progress: bool = True,
     extra_callbacks: Sequence[Callback] = (),
+    shuffle: bool = True,
 ) -> TrainResult:
-    """Fit ``module`` (its ``config`` gives the trainer settings) on encoded examples."""
+    """Fit ``module`` (its ``config`` gives the trainer settings) on encoded examples, in a
+    seeded shuffle or (``shuffle=False``) in their order."""
     cfg = module.config
     pl.seed_everything(seed, verbose=False)
     data = SFTDataModule(
-        examples, cfg.effective_batch_size, normalize, seed, pad_id, cfg.num_workers
+        examples, cfg.effective_batch_size, normalize, seed, pad_id, cfg.num_workers, shuffle
     )
     trainer = build_trainer(cfg, output_dir, loggers, progress, extra_callbacks, module.model)
     start = time.perf_counter()
@@ -140,8 +142,10 @@ def train_policy(
     loggers: list | None = None,
     progress: bool = True,
     extra_callbacks: Sequence[Callback] = (),
+    shuffle: bool = True,
 ) -> TrainResult:
-    """Weighted SFT of ``model`` on ``examples`` (encoded with ``tokenizer``'s chat template).
+    """Weighted SFT of ``model`` on ``examples`` (encoded with ``tokenizer``'s chat template),
+    shuffled or in their order (:func:`fit_sft`).
 
     The examples are encoded a chunk at a time into a token store memory-mapped from a
     temporary directory in ``output_dir``, removed after the fit.
@@ -156,5 +160,14 @@ def train_policy(
         encoded = encode_to_store(tokenizer, examples, trainer.max_length, Path(tokens))
         module = WeightedSFTModule(model, trainer)
         return fit_sft(
-            module, encoded, pad_id, normalize, output_dir, seed, loggers, progress, extra_callbacks
+            module,
+            encoded,
+            pad_id,
+            normalize,
+            output_dir,
+            seed,
+            loggers,
+            progress,
+            extra_callbacks,
+            shuffle,
         )

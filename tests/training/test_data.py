@@ -9,6 +9,7 @@ from drift.config import Normalize
 from drift.data.chat import EncodedExample
 from drift.data.token_store import TokenWriter
 from drift.training.data import (
+    SFTDataModule,
     SFTDataset,
     SFTItem,
     StepBatchSampler,
@@ -175,3 +176,23 @@ def test_a_memory_mapped_store_collates_the_batches_of_the_list_path(make_exampl
         assert got.keys() == want.keys()
         for name, tensor in want.items():
             assert got[name].dtype == tensor.dtype and torch.equal(got[name], tensor), name
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_unshuffled_steps_hold_whole_prompt_groups_of_constant_weight(shuffle):
+    # 6 prompts x 4 trajectories in rollout order, weights of mean 1 per prompt
+    rng = np.random.default_rng(0)
+    weights = np.concatenate([w / w.mean() for w in rng.uniform(0.1, 3.0, (6, 4))])
+    examples = [
+        EncodedExample(f"p{i // 4}/{i % 4}", [1, 2], [0, 1], w) for i, w in enumerate(weights)
+    ]
+    data = SFTDataModule(examples, 8, Normalize.WEIGHT_SUM, seed=0, pad_id=0, shuffle=shuffle)
+    data.trainer = type("T", (), {"accumulate_grad_batches": 2, "world_size": 1, "global_rank": 0})
+    data.setup("fit")
+    steps = [sorted(i for mb in step for i, _ in mb) for step in _steps(data.sampler)]
+    whole = [step == list(range(step[0], step[0] + 8)) and step[0] % 4 == 0 for step in steps]
+    totals = [weights[step].sum() for step in steps]
+    if shuffle:  # today's default: groups split across steps, each step's weight its own
+        assert not all(whole) and np.ptp(totals) > 0.1
+    else:  # the DRIFT authors' --disable_shuffle: 2 whole groups a step, total weight 8
+        assert all(whole) and np.allclose(totals, 8.0)
