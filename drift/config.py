@@ -21,8 +21,10 @@ from drift.data.arithmetic import ArithmeticConfig
 from drift.enums import (
     AnswerFormat,
     BatchOrder,
+    Benchmark,
     DType,
     EngineName,
+    EvalSuite,
     InfluenceCombine,
     LoggerName,
     LossTurns,
@@ -44,6 +46,7 @@ from drift.reward.verifiers import build_verifier
 from drift.rollout.engine import user_engine_factory
 from drift.training.grpo_config import AdvantageLevel, GRPOSettings, ScoreSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
+from drift.utils.io import data_files
 from drift.weighting.trajectory import user_weighting
 
 __all__ = [
@@ -438,9 +441,30 @@ class PromptConfig:
             raise ConfigError("prompt.action_sep must not be empty")
 
 
+BENCHMARK_DIR = "data/drift_paper"
+"""Where ``eval.suite=drift_paper`` looks for each benchmark by default: ``<dir>/<name>``."""
+
+
+@dataclass
+class BenchmarkConfig:
+    """One benchmark of ``eval.suite``: ``path`` is a file (JSONL, JSON, parquet or CSV) or a
+    directory of them (one file per subset, read in name order); ``limit`` keeps the first N
+    problems after the DRIFT authors' shuffle (all when null)."""
+
+    path: str = MISSING
+    limit: int | None = None
+
+
+def _suite_benchmarks() -> dict[str, BenchmarkConfig]:
+    return {b.value: BenchmarkConfig(f"{BENCHMARK_DIR}/{b.value}") for b in Benchmark}
+
+
 @dataclass
 class EvalConfig:
-    """Multi-turn evaluation on the test split: greedy, plus optional sampled episodes."""
+    """Multi-turn evaluation on the test split: greedy, plus optional sampled episodes; with
+    ``suite`` set, also the suite's benchmarks (``suite_benchmarks``, files at
+    ``benchmarks.<name>.path``), greedy, in ``suite_max_turns`` turns of at most
+    ``suite_max_new_tokens`` tokens (README, "The DRIFT paper's benchmarks")."""
 
     greedy: bool = True
     sampled_samples: int = 4
@@ -448,10 +472,45 @@ class EvalConfig:
     max_new_tokens: int = 24
     batch_size: int = 1024
     prompt_format: PromptFormat = PromptFormat.PLAIN
+    suite: EvalSuite | None = None
+    suite_benchmarks: list[str] = field(default_factory=lambda: [b.value for b in Benchmark])
+    benchmarks: dict[str, BenchmarkConfig] = field(default_factory=_suite_benchmarks)
+    suite_max_turns: int = 5
+    suite_max_new_tokens: int = 1024
 
     def __post_init__(self) -> None:
         require_non_negative("eval.sampled_samples", self.sampled_samples)
         require_positive("eval.max_new_tokens", self.max_new_tokens)
+        require_positive("eval.suite_max_turns", self.suite_max_turns)
+        require_positive("eval.suite_max_new_tokens", self.suite_max_new_tokens)
+        if self.suite is not None:
+            self._check_suite()
+
+    def _check_suite(self) -> None:
+        """Every benchmark the suite runs is known and its file or directory exists."""
+        known = [b.value for b in Benchmark]
+        for key, names in (
+            ("suite_benchmarks", self.suite_benchmarks),
+            ("benchmarks", self.benchmarks),
+        ):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ConfigError(f"eval.{key}: unknown {unknown}; the benchmarks are {known}")
+        if not self.suite_benchmarks:
+            raise ConfigError(f"eval.suite_benchmarks is empty; choose among {known}")
+        for name in self.suite_benchmarks:
+            if name not in self.benchmarks:
+                raise ConfigError(f"eval.benchmarks.{name}.path is not set")
+            bench = self.benchmarks[name]
+            if bench.limit is not None:
+                require_positive(f"eval.benchmarks.{name}.limit", bench.limit)
+            if not data_files(bench.path):
+                raise ConfigError(
+                    f"eval.benchmarks.{name}.path: no .jsonl, .json, .parquet or .csv file at "
+                    f"{bench.path} (relative paths start where drift runs). Put the benchmark's "
+                    f"test split there or set the path to your copy (README, \"The DRIFT paper's "
+                    f'benchmarks"), or leave {name} out of eval.suite_benchmarks'
+                )
 
 
 @dataclass

@@ -172,3 +172,23 @@ class PromptFormat(str, Enum):
     DRIFT_FULL = "drift_full"  # alias
     drift_simple = "drift_simple"  # the DRIFT authors' problem once, then the feedback alone
     DRIFT_SIMPLE = "drift_simple"  # alias
+
+
+class EvalSuite(str, Enum):
+    drift_paper = "drift_paper"
+    DRIFT_PAPER = "drift_paper"  # alias
+
+
+class Benchmark(str, Enum):
+    math500 = "math500"
+    MATH500 = "math500"  # alias
+    theoremqa = "theoremqa"
+    THEOREMQA = "theoremqa"  # alias
+    gpqa = "gpqa"
+    GPQA = "gpqa"  # alias
+    mmlu_redux = "mmlu_redux"
+    MMLU_REDUX = "mmlu_redux"  # alias
+    hendrycks_math = "hendrycks_math"
+    HENDRYCKS_MATH = "hendrycks_math"  # alias
+    mmlu_pro = "mmlu_pro"
+    MMLU_PRO = "mmlu_pro"  # alias

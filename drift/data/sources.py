@@ -1,4 +1,4 @@
-"""Load verifiable problems: generated tasks (embedded, arithmetic), local JSONL/JSON/parquet
+"""Load verifiable problems: generated tasks (embedded, arithmetic), local JSONL/JSON/parquet/CSV
 files, or HF datasets.
 
 Record formats (``task.format``; ``auto`` detects each record by its fields):
@@ -19,6 +19,8 @@ size; a JSONL row is measured while it is read, before it is decoded).
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 from collections.abc import Iterator
@@ -182,7 +184,10 @@ def _check_size(where: str, record: dict[str, Any]) -> None:
         )
 
 
-def _file_records(path: Path) -> Iterator[Record]:
+def file_records(path: Path) -> Iterator[Record]:
+    """The records of a local ``.jsonl``, ``.json`` (a list), ``.parquet`` or ``.csv`` file (a
+    header row; every value a string), each with where it is; DataError naming the file (and
+    line or record) for a missing file, another type, or a record that cannot be read."""
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.suffix == ".jsonl":
@@ -204,8 +209,10 @@ def _file_records(path: Path) -> Iterator[Record]:
             records = pq.read_table(path).to_pylist()
         except (pa.ArrowException, OSError) as err:
             raise DataError(f"{path}: not a readable parquet file ({err})") from None
+    elif path.suffix == ".csv":
+        records = list(csv.DictReader(io.StringIO(read_text(path), newline="")))
     else:
-        raise DataError(f"{path}: unsupported file type (use .jsonl, .json or .parquet)")
+        raise DataError(f"{path}: unsupported file type (use .jsonl, .json, .parquet or .csv)")
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise DataError(f"{path}: record {index}: expected an object")
@@ -248,7 +255,7 @@ def load_problems(task: TaskConfig, split: str) -> list[Problem]:
         if split not in task.files:
             raise ConfigError(f"task.files.{split} is not set")
         source = task.files[split]
-        records = _file_records(Path(source))
+        records = file_records(Path(source))
     else:
         source = f"{task.dataset}[{task.splits.get(split, split)}]"
         records = _hf_records(task, split)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import glob
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "DataError",
     "atomic_open",
+    "data_files",
     "read_jsonl",
     "read_lines",
     "read_text",
@@ -28,6 +30,9 @@ __all__ = [
 MAX_RECORD_BYTES = 1 << 20
 """Largest row of a task file (1 MiB, line ending excluded): far above any real prompt, far below
 one that would exhaust memory once tokenised; a larger row stops the load with a DataError."""
+
+DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+"""The record files drift reads (:func:`drift.data.sources.file_records`)."""
 
 _SKIP_CHUNK = 1 << 16  # bytes read at a time while measuring an over-long line
 
@@ -173,3 +178,14 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     if isinstance(kind, tuple):
         return " or ".join(k.__name__ for k in kind)
     return kind.__name__
+
+
+def data_files(path: str) -> list[Path]:
+    """The record files (:data:`DATA_SUFFIXES`) at ``path``: the file itself, the files under a
+    directory (recursively), or those a glob pattern (``dir/*/test-*.parquet``) matches; sorted
+    by path, empty when there are none."""
+    found = Path(path)
+    if found.is_file():
+        return [found]
+    candidates = found.rglob("*") if found.is_dir() else map(Path, glob.glob(path, recursive=True))
+    return sorted(p for p in candidates if p.is_file() and p.suffix in DATA_SUFFIXES)

@@ -206,6 +206,19 @@ def test_json_and_parquet_files(tmp_path: Path) -> None:
         load_problems(_file_task(tmp_path / "bad.json", format=RecordFormat.MATH), "train")
 
 
+def test_csv_files(tmp_path: Path) -> None:
+    rows = 'problem,solution\n"What is 1, plus 1?","So \\boxed{2}."\nq2,\\boxed{3}\n'
+    (tmp_path / "m.csv").write_text(rows)
+    problems = load_problems(_file_task(tmp_path / "m.csv"), "train")
+    assert [(p.meta["question"], p.answer) for p in problems] == [
+        ("What is 1, plus 1?", "2"),
+        ("q2", "3"),
+    ]
+    (tmp_path / "m.tsv").write_text(rows)
+    with pytest.raises(DataError, match=r"m\.tsv: unsupported file type \(use .*\.csv\)"):
+        load_problems(_file_task(tmp_path / "m.tsv"), "train")
+
+
 def test_hf_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
     import datasets
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drift.utils.io import DataError, read_jsonl, read_lines, read_text
+from drift.utils.io import DataError, data_files, read_jsonl, read_lines, read_text
 
 
 def test_invalid_utf8_in_jsonl_names_file_line_and_byte_offset(tmp_path: Path) -> None:
@@ -69,3 +69,22 @@ def test_a_huge_row_is_measured_in_bounded_memory(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert peak < size // 16, f"peak {peak} bytes while measuring a {size}-byte row"
+
+
+def test_data_files_of_a_file_a_directory_and_a_glob(tmp_path: Path) -> None:
+    for name in ("b/test-0.parquet", "a/test-0.parquet", "a/train-0.parquet", "a/notes.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert data_files(str(b / "test-0.parquet")) == [b / "test-0.parquet"]
+    assert data_files(str(tmp_path)) == [
+        a / "test-0.parquet",
+        a / "train-0.parquet",
+        b / "test-0.parquet",
+    ]
+    assert data_files(str(tmp_path / "*" / "test-*.parquet")) == [
+        a / "test-0.parquet",
+        b / "test-0.parquet",
+    ]
+    assert data_files(str(tmp_path / "missing")) == []
+    assert data_files(str(tmp_path / "a" / "notes.txt")) == [tmp_path / "a" / "notes.txt"]
