@@ -60,7 +60,8 @@ def load_run(run_dir: str | Path) -> list[RunRecord]:
     if not isinstance(methods, dict):
         raise DataError(f"{path}: field 'methods' should be an object of per-method metrics")
     overrides = _read_overrides(run_dir / ".hydra" / "overrides.yaml")
-    seed = _read_seed(run_dir / ".hydra" / "config.yaml", overrides)
+    resolved = _read_config(run_dir / ".hydra" / "config.yaml")
+    seed = _read_seed(resolved, overrides)
     config = _config_overrides(overrides)
     records = []
     for name, metrics in methods.items():
@@ -72,7 +73,7 @@ def load_run(run_dir: str | Path) -> list[RunRecord]:
             RunRecord(
                 method=name,
                 metrics=merged,
-                overrides=config,
+                overrides=tuple(sorted((*config, *_method_tags(resolved, name)))),
                 seed=seed,
                 run_dir=run_dir,
                 scores_path=_scores_path(run_dir / name),
@@ -132,9 +133,29 @@ def _read_overrides(path: Path) -> list[str]:
     return data
 
 
-def _read_seed(path: Path, overrides: Sequence[str]) -> int | None:
+def _read_config(path: Path) -> dict[str, Any]:
+    """The run's resolved config (``.hydra/config.yaml``), {} when there is none."""
     config = yaml.safe_load(read_text(path)) if path.exists() else None
-    value = config.get("seed") if isinstance(config, dict) else None
+    return config if isinstance(config, dict) else {}
+
+
+def _method_tags(config: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """Labels a method's resolved config needs beside the run's overrides: ``KL 0`` for a GRPO
+    method without a KL term (``grpo.beta`` 0, or absent: a run from before the key existed,
+    when TRL's default of 0 applied), so that a report never shows it as plain GRPO."""
+    compare = config.get("compare")
+    method = compare.get(name) if isinstance(compare, dict) else None
+    if method is None and isinstance(config.get("method"), dict):
+        method = config["method"] if config["method"].get("name") == name else None
+    if not isinstance(method, dict) or method.get("family") != "grpo":
+        return ()
+    grpo = method.get("grpo")
+    beta = grpo.get("beta", 0) if isinstance(grpo, dict) else 0
+    return ("KL 0",) if not beta else ()
+
+
+def _read_seed(config: Mapping[str, Any], overrides: Sequence[str]) -> int | None:
+    value = config.get("seed")
     if value is None:
         value = next((o.split("=", 1)[1] for o in overrides if o.startswith("seed=")), None)
     try:

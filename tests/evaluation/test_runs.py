@@ -5,8 +5,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from run_factory import acc_metrics, write_run
 
+from drift.evaluation.aggregate import summarise
 from drift.evaluation.runs import (
     collect_runs,
     find_runs,
@@ -131,3 +133,21 @@ def test_score_files_missing_a_field_are_refused(tmp_path):
     pq.write_table(pa.table({"score": [1.0], "grad_norm": [1.0]}), tmp_path / "s.parquet")
     with pytest.raises(DataError, match=r"s.parquet: missing column 'corrupted'"):
         load_scores(tmp_path / "s.parquet")
+
+
+def test_grpo_without_a_kl_term_is_labelled_kl_0(tmp_path):
+    grpo = {"name": "grpo", "family": "grpo", "grpo": {"beta": 0.0, "steps": 2000}}
+    config = {"seed": 1, "compare": {"rft": {"name": "rft", "family": "iw"}, "grpo": grpo}}
+    with_kl = {**grpo, "grpo": {"beta": 0.04, "steps": 2000}}
+    for run, methods in (("kl0", config["compare"]), ("kl", {"grpo": with_kl})):
+        write_run(tmp_path / run, {m: acc_metrics(0.3) for m in methods}, ["seed=1"], seed=1)
+        (tmp_path / run / ".hydra" / "config.yaml").write_text(
+            yaml.safe_dump({**config, "compare": methods})
+        )
+    records = load_run(tmp_path / "kl0") + load_run(tmp_path / "kl")
+    assert [(r.method, r.overrides) for r in records] == [
+        ("rft", ()),
+        ("grpo", ("KL 0",)),
+        ("grpo", ()),
+    ]
+    assert [row.label for row in summarise(records)] == ["rft", "grpo [KL 0]", "grpo"]
