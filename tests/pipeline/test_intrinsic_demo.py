@@ -1,10 +1,13 @@
-"""End to end: experiment=intrinsic_demo at debug size on the tiny model."""
+"""End to end: experiment=intrinsic_demo at debug size on the tiny model; the study preset
+experiment=intrinsic_compare is the demo plus GRPO."""
 
 import json
 
 import pytest
 
 from drift.config import EnvConfig, Protocol, load_config
+from drift.pipeline.reference import reference_key
+from drift.pipeline.rollouts import rollout_path
 from drift.pipeline.run import run
 
 
@@ -46,3 +49,37 @@ def test_intrinsic_demo_runs_every_attempt_and_reports_the_turn_metrics(
     assert sum(weights) / len(weights) == pytest.approx(1.0)
     for text in ((tmp_path / "results.md").read_text(), capsys.readouterr().out):
         assert all(label in text for label in ("acc@t1", "acc@t2", "Δ(t1,t2)", "Δi→c", "Δc→i"))
+
+
+def test_intrinsic_compare_is_the_demo_plus_grpo_on_the_same_cached_artifacts(compose_cfg):
+    demo = load_config(compose_cfg(["experiment=intrinsic_demo"]))
+    study = load_config(compose_cfg(["experiment=intrinsic_compare"]))
+    methods = study.methods()
+    assert list(methods) == [*demo.methods(), "grpo"]
+    assert {name: m for name, m in methods.items() if name != "grpo"} == demo.methods()
+    assert methods["grpo"] == load_config(compose_cfg(["method=grpo"])).method
+    assert methods["grpo"].grpo.steps == methods["score"].grpo.steps  # one online budget
+    assert (study.env, study.task, study.model, study.rollout) == (
+        demo.env,
+        demo.task,
+        demo.model,
+        demo.rollout,
+    )
+    assert reference_key(study) == reference_key(demo)
+    assert rollout_path(study, "reference") == rollout_path(demo, "reference")
+
+
+@pytest.mark.parametrize("experiment", ["intrinsic_demo", "intrinsic_compare"])
+def test_debug_fast_gives_the_intrinsic_presets_episodes_rft_can_train_on(compose_cfg, experiment):
+    """conf/debug/preset/fast_<experiment>.yaml: a longer warm-up and more samples than
+    debug=fast's, which left RFT one right second attempt, too few for an optimiser step."""
+    cfg = load_config(compose_cfg([f"experiment={experiment}", "debug=fast"]))
+    assert (cfg.model.warmup.steps, cfg.model.warmup.multi_turn_steps) == (100, 20)
+    assert cfg.rollout.num_samples == 8
+    assert (cfg.task.num_train, cfg.trainer.max_steps) == (8, 4)  # the rest is debug=fast's
+    demo = load_config(compose_cfg(["experiment=demo", "debug=fast"]))
+    assert (demo.model.warmup.steps, demo.rollout.num_samples) == (30, 4)  # no preset file
+    chosen = load_config(
+        compose_cfg([f"experiment={experiment}", "debug=fast", "model.warmup.steps=7"])
+    )
+    assert chosen.model.warmup.steps == 7  # the command line still wins

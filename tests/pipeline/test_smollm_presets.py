@@ -1,12 +1,15 @@
 """The real-model presets: experiment=smollm_attribution keeps every method, the LoRA adapter
 and the arithmetic pool's planted kinds; experiment=smollm_iw gives GRPO the episodes of two
-DRIFT-IW rounds. (The attribution study's end-to-end run on SmolLM2 took longer than the suite
+DRIFT-IW rounds; experiment=smollm_intrinsic takes smollm_iw's task, model and sizes under the
+intrinsic protocol. (The attribution study's end-to-end run on SmolLM2 took longer than the suite
 allows on 2 loaded cores; the README records the measured full-size runs.)"""
+
+import dataclasses
 
 import pytest
 from real_models import needs_smollm
 
-from drift.config import load_config
+from drift.config import EnvConfig, Protocol, load_config
 from drift.pipeline.attribution import check_methods
 
 pytestmark = needs_smollm
@@ -48,3 +51,26 @@ def test_smollm_iw_gives_grpo_the_episodes_of_two_drift_iw_rounds(compose_cfg):
     assert grpo.steps * grpo.per_device_train_batch_size == offline_episodes
     assert grpo.temperature == cfg.rollout.temperature == cfg.eval.temperature
     assert cfg.model.gguf_file is not None and cfg.task.answer_format == "last_number"
+
+
+def test_smollm_intrinsic_takes_smollm_iw_sizes_and_budgets_score_like_grpo(compose_cfg):
+    cfg = load_config(compose_cfg(["experiment=smollm_intrinsic"]))
+    iw = load_config(compose_cfg(["experiment=smollm_iw"]))
+    methods = cfg.methods()
+    assert list(methods) == ["reference", "uniform_sft", "rft", "drift_iw", "grpo", "score"]
+    assert cfg.env == dataclasses.replace(EnvConfig(), protocol=Protocol.INTRINSIC)
+    assert cfg.task == dataclasses.replace(iw.task, max_turns=2)
+    assert (cfg.model, cfg.rollout, cfg.trainer, cfg.eval) == (
+        iw.model,
+        iw.rollout,
+        iw.trainer,
+        iw.eval,
+    )
+    grpo, score = methods["grpo"].grpo, methods["score"].grpo
+    assert grpo == iw.methods()["grpo"].grpo  # smollm_iw's online budget
+    budget = ("steps", "num_generations", "per_device_train_batch_size", "lr", "temperature")
+    assert [getattr(score, k) for k in budget] == [getattr(grpo, k) for k in budget]
+    alone = ["method=score", "env.protocol=intrinsic", "task.max_turns=2"]
+    own = load_config(compose_cfg(alone)).method
+    assert (score.beta, methods["score"].score.beta2) == (own.grpo.beta, own.score.beta2)  # KL
+    assert 2 * methods["score"].score.stage1_steps == score.steps
