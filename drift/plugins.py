@@ -10,6 +10,7 @@ and the path.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import os
@@ -17,6 +18,7 @@ import re
 import sys
 from collections.abc import Sequence
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from drift.errors import ConfigError
@@ -102,3 +104,17 @@ def as_function(key: str, path: str, obj: Any, params: Sequence[str], what: str)
         obj = obj()
     require_signature(key, path, obj, params, what)
     return obj
+
+
+def source_hash(value: str) -> str | None:
+    """SHA-256 (16 hex) of the source file of the module behind the dotted path ``value``, so
+    that a cache keyed on it changes when the user edits the plug-in; None for a built-in name
+    and for a module without a source file (a compiled extension)."""
+    if not is_dotted_path(value):
+        return None
+    module_name, _ = split_path(value)
+    locate(value, value)  # imports the module (and checks the path) as the config did
+    source = inspect.getsourcefile(sys.modules[module_name])
+    if source is None:
+        return None
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16]

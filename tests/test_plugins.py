@@ -14,6 +14,7 @@ from drift.plugins import (
     is_dotted_path,
     locate,
     require_signature,
+    source_hash,
     split_path,
 )
 
@@ -107,3 +108,16 @@ def test_as_function_makes_a_class_without_arguments():
     assert isinstance(verifier, user_plugins.SameLength)
     with pytest.raises(ConfigError, match=r"a verifier class \(made without arguments\) must"):
         as_function("k", "p", user_plugins.NeedsArguments, ("a", "b"), "a verifier")
+
+
+def test_the_source_hash_follows_the_plugins_module_file(tmp_path, monkeypatch):
+    module = tmp_path / "hashed_plugin.py"
+    module.write_text("def same(prediction, target):\n    return prediction == target\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "hashed_plugin", raising=False)
+    assert source_hash(VerifierName.EXACT.value) is None  # a built-in has no source of the user's
+    first = source_hash("hashed_plugin:same")
+    assert first == source_hash("hashed_plugin.same") and len(first) == 16
+    module.write_text(module.read_text() + "# edited\n")
+    assert source_hash("hashed_plugin:same") != first
+    monkeypatch.delitem(sys.modules, "hashed_plugin")

@@ -40,13 +40,13 @@ from drift.pipeline.attribution_features import FeatureBank, feature_device
 from drift.pipeline.attribution_pool import StudyTask, study_pool, study_queries, study_task
 from drift.pipeline.attribution_scores import MethodSkipped, StudyData, drift_if_scores, score
 from drift.pipeline.attribution_warmup import ensure_warmup, load_base, study_trainer
+from drift.pipeline.cache_keys import cache_key, episodes_config
 from drift.pipeline.evaluate import evaluate_policy_dir
 from drift.pipeline.loggers import build_loggers, close_loggers, log_metrics
-from drift.pipeline.rollouts import ensure_rollouts, env_key, rollout_key, validation_config
+from drift.pipeline.rollouts import ensure_rollouts, validation_config
 from drift.rollout.prompts import load_prompts
 from drift.training.fit import train_policy
 from drift.types import Problem, Trajectory
-from drift.utils.hashing import config_hash
 from drift.utils.io import write_json, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -82,16 +82,18 @@ def check_methods(cfg: DriftConfig) -> dict[str, MethodConfig]:
 
 
 def validation_rollouts(
-    cfg: DriftConfig, policy_dir: Path, queries: list[Problem], key: str
+    cfg: DriftConfig, policy_dir: Path, queries: list[Problem]
 ) -> list[Trajectory]:
-    """``study.rollouts_per_query`` episodes of ``study.val_max_turns`` turns per query."""
+    """``study.rollouts_per_query`` episodes of ``study.val_max_turns`` turns per query, cached
+    by the warm-up's policy (in the cache: keyed by its name there) and the queries' ids."""
     vcfg = validation_config(cfg, cfg.study.rollouts_per_query, cfg.study.val_max_turns)
-    ids = [q.id for q in queries]
-    path_key = config_hash(
-        key, vcfg.task, *rollout_key(vcfg), cfg.reward, cfg.seed, ids, *env_key(cfg)
-    )
-    path = Path(cfg.paths.cache_dir) / f"attr-rollouts-{path_key}.jsonl"
-    return ensure_rollouts(vcfg, str(policy_dir), queries, path=path).trajectories
+    config = {
+        "artifact": "attr-rollouts",
+        **episodes_config(vcfg, str(policy_dir), None),
+        "queries": [q.id for q in queries],
+    }
+    path = Path(cfg.paths.cache_dir) / f"attr-rollouts-{cache_key(config)}.jsonl"
+    return ensure_rollouts(vcfg, str(policy_dir), queries, path, config).trajectories
 
 
 def refine(
@@ -256,7 +258,7 @@ def run_attribution(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any
     warmup = ensure_warmup(cfg, pool, pool_key)
     queries = study_queries(cfg)
     on_policy = any(m.scoring and m.scoring.method in ON_POLICY for m in methods.values())
-    rollouts = validation_rollouts(cfg, warmup.policy_dir, queries, warmup.key) if on_policy else []
+    rollouts = validation_rollouts(cfg, warmup.policy_dir, queries) if on_policy else []
     bank = FeatureBank(cfg, warmup, pool.examples, feature_device(cfg))
     task = study_task(cfg)
     data = StudyData(bank, pool.examples, queries, rollouts, cfg.seed, task)

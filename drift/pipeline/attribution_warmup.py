@@ -18,6 +18,7 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,11 @@ from torch import nn
 from drift.config import ConfigError, DriftConfig, Normalize, TrainerConfig
 from drift.data.pool import Pool
 from drift.models.factory import apply_lora, export_hf, load_policy
+from drift.pipeline.cache_keys import cache_key, write_entry_config
 from drift.pipeline.reference import ensure_reference
 from drift.training.fit import train_policy
 from drift.types import TrainExample
 from drift.utils.distributed import Ranks, on_every_rank
-from drift.utils.hashing import config_hash
 from drift.utils.io import atomic_open, write_json
 from drift.utils.manifest import reusable, write_manifest
 
@@ -142,11 +143,33 @@ def _cpu(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(v).detach().cpu().clone() for k, v in state.items()}
 
 
-def warmup_key(cfg: DriftConfig, pool_key: str) -> str:
-    """Hash of everything the warm-up depends on."""
+TRAINER_UNUSED = frozenset(
+    {"max_steps", "max_epochs", "micro_batch_size", "accelerator", "num_workers"}
+    | {"log_every_n_steps", "keep_checkpoints"}
+)
+"""``trainer`` settings that do not change the warm-up: its length comes from ``study``
+(:func:`study_trainer`), and the rest say how it runs, not what it computes."""
+
+
+def warmup_config(cfg: DriftConfig, pool_key: str) -> dict[str, Any]:
+    """Everything the warm-up depends on: the pool, the model, the trainer settings it uses,
+    the ``study`` settings of its length and snapshots, and the seed."""
     s = cfg.study
-    fields = (s.warmup_steps, s.warmup_epochs, s.warmup_fraction, s.checkpoints)
-    return config_hash(WARMUP_VERSION, pool_key, cfg.model, cfg.trainer, fields, cfg.seed)
+    trainer = {k: v for k, v in dataclasses.asdict(cfg.trainer).items() if k not in TRAINER_UNUSED}
+    return {
+        "artifact": "attr-warmup",
+        "version": WARMUP_VERSION,
+        "pool": pool_key,
+        "model": dataclasses.asdict(cfg.model),
+        "trainer": trainer,
+        "study": [s.warmup_steps, s.warmup_epochs, s.warmup_fraction, s.checkpoints],
+        "seed": cfg.seed,
+    }
+
+
+def warmup_key(cfg: DriftConfig, pool_key: str) -> str:
+    """Hash of :func:`warmup_config`."""
+    return cache_key(warmup_config(cfg, pool_key))
 
 
 def warmup_examples_of(cfg: DriftConfig, pool: Pool) -> list[TrainExample]:
@@ -167,6 +190,7 @@ def ensure_warmup(cfg: DriftConfig, pool: Pool, pool_key: str) -> Warmup:
         log.info("reusing warm-up %s", out)
     else:
         _run_warmup(cfg, pool, out)
+        write_entry_config(out, warmup_config(cfg, pool_key))
     meta = json.loads((out / "meta.json").read_text())
     checkpoints = [
         Checkpoint(i, c["step"], c["mean_lr"], out / c["dir"], f"{key}/{c['dir']}")
@@ -183,6 +207,7 @@ def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path) -> None:
         steps = s.warmup_epochs * -(-len(examples) // cfg.trainer.effective_batch_size)
     at = sorted({max(1, round(c * steps / s.checkpoints)) for c in range(1, s.checkpoints + 1)})
     snapshots = AdamSnapshots(at, out)
+    work = out.with_name(out.name + ".work")
     model, tokenizer = load_base(cfg)
     log.info(
         "attribution warm-up: %d examples, %d steps, snapshots at %s", len(examples), steps, at
@@ -193,7 +218,7 @@ def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path) -> None:
         examples,
         study_trainer(cfg, steps, len(examples)),
         Normalize.MEAN,
-        output_dir=out.with_name(out.name + ".work"),
+        output_dir=work,
         seed=cfg.seed,
         extra_callbacks=[snapshots],
     )
@@ -205,6 +230,8 @@ def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path) -> None:
     write_json(out / "meta.json", {"checkpoints": checkpoints, "steps": result.steps})
     ranks = Ranks.current()  # the fit's process group, if it started one
     on_every_rank(lambda: write_manifest(out) if ranks.is_main else None, ranks)
+    if ranks.is_main:
+        shutil.rmtree(work, ignore_errors=True)  # the fit's checkpoints and logs
 
 
 def load_state(ckpt: Checkpoint) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +36,8 @@ from drift.data.chat import EncodedExample, encode_examples
 from drift.models.factory import load_policy
 from drift.pipeline.attribution_features import feature_device
 from drift.pipeline.attribution_scores import signed_influence
-from drift.pipeline.rollouts import (
-    ensure_rollouts,
-    env_key,
-    policy_key,
-    rollout_key,
-    validation_config,
-)
+from drift.pipeline.cache_keys import cache_key, episodes_config, write_entry_config
+from drift.pipeline.rollouts import ensure_rollouts, validation_config
 from drift.rollout.prompts import load_prompts
 from drift.types import Problem, TrainExample, Trajectory
 from drift.utils.hashing import config_hash
@@ -93,33 +88,29 @@ def trajectory_influence(
     assert inf is not None and scoring is not None  # checked by MethodConfig
     queries = validation_queries(cfg, inf.num_queries, policy)
     vcfg = validation_config(cfg, inf.rollouts_per_query, inf.val_max_turns or cfg.task.max_turns)
-    upstream = (
-        policy_key(cfg, policy),  # not where the cache is
-        vcfg.task,
-        *rollout_key(vcfg),
-        cfg.reward,
-        cfg.seed,
-        [q.id for q in queries],
-        *env_key(cfg),
-    )
+    upstream = {
+        "artifact": "influence-rollouts",
+        **episodes_config(vcfg, policy, "val"),
+        "queries": [q.id for q in queries],
+    }
     examples = to_train_examples(trajectories, np.ones(len(trajectories)), method.loss_turns)
-    key = config_hash(
-        VERSION,
-        upstream,
-        [(e.id, e.messages) for e in examples],
-        method.loss_turns,
-        cfg.attribution,
-        cfg.trainer.max_length,
-        scoring,
-    )
-    path = cache / f"influence-{key}.json"
+    score_config = {
+        "artifact": "influence",
+        "version": VERSION,
+        "rollouts": upstream,
+        "examples": config_hash([(e.id, e.messages) for e in examples]),
+        "loss_turns": method.loss_turns,
+        "attribution": asdict(cfg.attribution),
+        "max_length": cfg.trainer.max_length,
+        "scoring": asdict(scoring),
+    }
+    path = cache / f"influence-{cache_key(score_config)}.json"
     if path.exists():
         saved = json.loads(path.read_text())
         log.info("reusing influence scores %s", path)
         return np.array(saved["scores"], dtype=np.float64), saved["stats"]
-    val = ensure_rollouts(
-        vcfg, policy, queries, path=cache / f"influence-rollouts-{config_hash(*upstream)}.jsonl"
-    )
+    val_path = cache / f"influence-rollouts-{cache_key(upstream)}.jsonl"
+    val = ensure_rollouts(vcfg, policy, queries, path=val_path, key_config=upstream)
     start = time.perf_counter()  # the rollouts report their own (first-drawn) time
     extractor = _Extractor(cfg, policy, cache)
     encoded = extractor.encode(examples)
@@ -134,6 +125,7 @@ def trajectory_influence(
         "cost/generated_tokens": float(val.generated_tokens),
     }
     write_json(path, {"ids": [e.id for e in encoded], "scores": scores.tolist(), "stats": stats})
+    write_entry_config(path, score_config)
     return scores, stats
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
+from typing import Any
 
 from drift.config import ConfigError, DriftConfig, Normalize, Protocol, TaskSource, TrainerConfig
 from drift.data.embedded import warmup_examples
 from drift.models.factory import export_hf, load_policy
+from drift.pipeline.cache_keys import cache_key, write_entry_config
 from drift.training.fit import train_policy
-from drift.utils.hashing import config_hash
 from drift.utils.manifest import reusable
 
 log = logging.getLogger(__name__)
@@ -33,13 +35,35 @@ def warmup_user_turn(cfg: DriftConfig) -> tuple[str, float]:
     return cfg.env.instruction, INTRINSIC_KEEP_FRACTION
 
 
+WARMUP_TRAINER_KEYS = ("schedule", "grad_clip", "precision", "max_length")
+"""The ``trainer`` settings a warm-up keeps from the run's (:func:`warmup_trainer` sets the
+others from ``model.warmup``)."""
+
+
+def reference_config(cfg: DriftConfig) -> dict[str, Any]:
+    """What the reference policy depends on: the model and seed, and for a warm-up its
+    settings, the train split it draws from, the user turn it shows and the trainer settings
+    it keeps. Not the task's sizes: the warm-up draws ``model.warmup.num_examples`` of its own."""
+    m = cfg.model
+    if not m.warmup.enabled:
+        model = {"name_or_path": m.name_or_path, "dtype": m.dtype, "tiny": m.tiny}
+        return {"artifact": "reference", "model": model, "seed": cfg.seed}
+    user_turn, keep_fraction = warmup_user_turn(cfg)
+    return {
+        "artifact": "reference",
+        "warmup_version": WARMUP_VERSION,
+        "model": dataclasses.asdict(m),
+        "train_split": {k: getattr(cfg.task, k) for k in ("name", "seed", "num_candidates")},
+        "user_turn": user_turn,
+        "keep_fraction": keep_fraction,
+        "trainer": {k: getattr(cfg.trainer, k) for k in WARMUP_TRAINER_KEYS},
+        "seed": cfg.seed,
+    }
+
+
 def reference_key(cfg: DriftConfig) -> str:
-    """Hash of everything the reference policy depends on (the warm-up's user turn only when it
-    is not the oracle's feedback, which ``cfg.task`` holds: earlier keys still hold)."""
-    if not cfg.model.warmup.enabled:
-        return config_hash(cfg.model.name_or_path, cfg.model.dtype, cfg.model.tiny, cfg.seed)
-    intrinsic = [] if cfg.env.protocol == Protocol.ORACLE else [warmup_user_turn(cfg)]
-    return config_hash(WARMUP_VERSION, cfg.model, cfg.task, cfg.seed, *intrinsic)
+    """Hash of :func:`reference_config`."""
+    return cache_key(reference_config(cfg))
 
 
 def warmup_trainer(cfg: DriftConfig, steps: int) -> TrainerConfig:
@@ -83,11 +107,18 @@ def ensure_reference(cfg: DriftConfig) -> str:
         log.info("reusing reference policy %s", out)
         return str(out)
     model, tokenizer = load_policy(cfg.model)
-    if not cfg.model.warmup.enabled:
+    if cfg.model.warmup.enabled:
+        log.info("warming up the reference policy -> %s", out)
+        model = _warm_up(cfg, model, tokenizer, out.with_name(f"{out.name}.work"))
+    else:
         log.info("built the reference policy from model.tiny -> %s", out)
-        export_hf(model, tokenizer, out)
-        return str(out)
-    log.info("warming up the reference policy -> %s", out)
+    export_hf(model, tokenizer, out)
+    write_entry_config(out, reference_config(cfg))
+    return str(out)
+
+
+def _warm_up(cfg: DriftConfig, model: Any, tokenizer: Any, work: Path) -> Any:
+    """``model`` after the warm-up's phases (fitted in ``work``, removed at the end)."""
     w = cfg.model.warmup
     user_turn, keep_fraction = warmup_user_turn(cfg)
     phases = [
@@ -111,10 +142,10 @@ def ensure_reference(cfg: DriftConfig) -> str:
             examples,
             warmup_trainer(cfg, steps),
             Normalize.MEAN,
-            output_dir=out.with_name(f"{out.name}.work") / phase,
+            output_dir=work / phase,
             seed=cfg.seed,
         )
         model = result.model
         log.info("reference warm-up, %s: %d steps in %.1f s", phase, steps, result.wall_seconds)
-    export_hf(model, tokenizer, out)
-    return str(out)
+    shutil.rmtree(work, ignore_errors=True)  # the fits' checkpoints and logs
+    return model

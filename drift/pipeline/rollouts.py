@@ -9,8 +9,10 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from drift.config import DriftConfig, PromptFormat, Protocol
+from drift.config import DriftConfig
+from drift.pipeline.cache_keys import cache_key, episodes_config, write_entry_config
 from drift.pipeline.engines import build_engine, close_engine
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
@@ -50,41 +52,16 @@ def count_generated_tokens(
     return total
 
 
-def policy_key(cfg: DriftConfig, policy: str) -> str:
-    """``policy`` as part of a cache key: a policy in the cache by its name there (which holds
-    the key it was built from), so that moving the cache keeps the key; any other (a Hub name,
-    a model directory of the user's) as given."""
-    cache = Path(cfg.paths.cache_dir).resolve()
-    path = Path(policy).resolve()
-    if path.is_relative_to(cache) and path.exists():
-        return path.relative_to(cache).as_posix()
-    return policy
-
-
-def env_key(cfg: DriftConfig) -> list[object]:
-    """``cfg.env`` as part of a cache key of episodes: nothing under the oracle protocol, whose
-    episodes ``task.feedback`` and ``task.max_turns`` already describe (so the keys of caches
-    made before ``env`` existed still hold), the whole ``env`` config otherwise."""
-    return [] if cfg.env.protocol == Protocol.ORACLE else [cfg.env]
-
-
-def rollout_key(cfg: DriftConfig) -> list[object]:
-    """``cfg.rollout`` as part of a cache key of episodes: under ``prompt_format=plain`` without
-    that key (so the keys of caches made before it existed still hold), otherwise with it and
-    the prompt protocol's settings (``cfg.prompt``)."""
-    data = dataclasses.asdict(cfg.rollout)
-    if cfg.rollout.prompt_format == PromptFormat.PLAIN:
-        del data["prompt_format"]
-        return [data]
-    return [data, cfg.prompt]
+def rollout_config(cfg: DriftConfig, policy: str) -> dict[str, Any]:
+    """What the rollouts of ``policy`` on the train split depend on
+    (:func:`~drift.pipeline.cache_keys.episodes_config`)."""
+    return {"artifact": "rollouts", **episodes_config(cfg, policy, "train")}
 
 
 def rollout_path(cfg: DriftConfig, policy: str) -> Path:
-    """Cache location of the rollouts for this policy, task, rollout, reward and env config."""
-    key = config_hash(
-        policy_key(cfg, policy), cfg.task, *rollout_key(cfg), cfg.reward, cfg.seed, *env_key(cfg)
-    )
-    return Path(cfg.paths.cache_dir) / f"rollouts-{key}.jsonl"
+    """Cache location of the rollouts of ``policy`` on the train split, keyed by
+    :func:`rollout_config`."""
+    return Path(cfg.paths.cache_dir) / f"rollouts-{cache_key(rollout_config(cfg, policy))}.jsonl"
 
 
 class RolloutClock:
@@ -120,10 +97,19 @@ def validation_config(cfg: DriftConfig, num_samples: int, max_turns: int) -> Dri
 
 
 def ensure_rollouts(
-    cfg: DriftConfig, policy: str, problems: list[Problem], path: Path | None = None
+    cfg: DriftConfig,
+    policy: str,
+    problems: list[Problem],
+    path: Path | None = None,
+    key_config: dict[str, Any] | None = None,
 ) -> RolloutSet:
-    """Sample ``rollout.num_samples`` episodes per problem from ``policy`` (resumable, cached)."""
-    path = path or rollout_path(cfg, policy)
+    """Sample ``rollout.num_samples`` episodes per problem from ``policy`` (resumable, cached).
+
+    ``path`` defaults to the train split's cache entry (:func:`rollout_path`); the config that
+    keys a cache entry (``key_config``; :func:`rollout_config` for the default entry) is written
+    beside it when it is drawn."""
+    if path is None:
+        key_config, path = rollout_config(cfg, policy), rollout_path(cfg, policy)
     meta_path = path.with_suffix(".meta.json")
     verifier = build_verifier(cfg.reward.verifier)
     env = Environment.from_config(cfg.task, cfg.env, cfg.rollout.prompt_format, cfg.prompt)
@@ -171,6 +157,8 @@ def ensure_rollouts(
     if fresh or not meta_path.exists():
         tokens = count_generated_tokens(policy, trajectories)
         write_json(meta_path, {"wall_seconds": clock.seconds(), "generated_tokens": tokens})
+        if key_config is not None:
+            write_entry_config(path, key_config)
     clock.clear()
     meta = json.loads(meta_path.read_text())
     log.info("%d trajectories in %s", len(trajectories), path)

@@ -1,5 +1,6 @@
 """The attribution warm-up: snapshots of whole parameters and optimiser states, and its cache."""
 
+import json
 import logging
 from types import SimpleNamespace
 
@@ -9,7 +10,14 @@ from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
 from drift.config import ConfigError, TrainerConfig, load_config
 from drift.pipeline import attribution_warmup
 from drift.pipeline.attribution_pool import study_pool
-from drift.pipeline.attribution_warmup import AdamSnapshots, ensure_warmup, load_state
+from drift.pipeline.attribution_warmup import (
+    AdamSnapshots,
+    ensure_warmup,
+    load_state,
+    warmup_config,
+    warmup_key,
+)
+from drift.pipeline.cache_keys import config_path
 from drift.utils.manifest import MANIFEST, check_manifest
 
 
@@ -67,3 +75,23 @@ def test_a_broken_cached_warmup_is_named_and_redone(
 
 def _cut(path, keep=100):
     path.write_bytes(path.read_bytes()[:keep])
+
+
+def test_the_warmup_key_holds_what_the_warmup_computes_and_its_config_lies_beside_it(
+    compose_cfg,
+):
+    cfg = load_config(compose_cfg(STUDY))
+    pool, pool_key = study_pool(cfg)
+
+    def key(*overrides: str) -> str:
+        return warmup_key(load_config(compose_cfg([*STUDY, *overrides])), pool_key)
+
+    same = ("trainer.micro_batch_size=4", "trainer.max_steps=3", "trainer.log_every_n_steps=1")
+    assert all(key(o) == key() for o in same)  # its length is study's; the rest is how it runs
+    assert all(key(o) != key() for o in ("trainer.lr=0.5", "study.warmup_steps=3", "seed=1"))
+    warmup = ensure_warmup(cfg, pool, pool_key)
+    out = warmup.final.path.parent
+    assert not list(out.parent.glob("*.work"))  # the fit's checkpoints are gone
+    saved = json.loads(config_path(out).read_text())
+    assert saved["key"] == warmup.key and out.name == f"attr-warmup-{warmup.key}"
+    assert saved["config"] == json.loads(json.dumps(warmup_config(cfg, pool_key), default=str))
