@@ -35,6 +35,7 @@ from drift.enums import (
     RecordFormat,
     Schedule,
     TaskSource,
+    Truncation,
     VerifierName,
     WandbMode,
     Weighting,
@@ -46,6 +47,7 @@ from drift.reward.verifiers import build_verifier
 from drift.rollout.engine import user_engine_factory
 from drift.training.grpo_config import AdvantageLevel, GRPOSettings, ScoreSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
+from drift.utils.hashing import NEW_KEY
 from drift.utils.io import data_files
 from drift.weighting.trajectory import user_weighting
 
@@ -67,6 +69,7 @@ __all__ = [
     "RecordFormat",
     "Schedule",
     "TaskSource",
+    "Truncation",
     "VerifierName",
     "WandbMode",
     "Weighting",
@@ -96,6 +99,15 @@ class TaskConfig:
     format: RecordFormat = RecordFormat.AUTO
     filter_type: str | None = None
     limit: int | None = None
+    sample_seed: int | None = field(
+        default=None,
+        metadata={
+            NEW_KEY: True,
+            "help": "permute the train split's problems (after filter_type) as "
+            "datasets.Dataset.shuffle(seed=sample_seed) does before task.limit keeps the first "
+            "N: a seeded sample, as the DRIFT authors draw their 1,800 prompts (seed 42)",
+        },
+    )
     system_prompt: str | None = None
     feedback: str = "Incorrect. Please think again."
     max_turns: int = 5
@@ -381,6 +393,14 @@ class TrainerConfig:
     strategy: str = "auto"
     precision: str = "32-true"
     max_length: int = 512
+    truncation: Truncation = field(
+        default=Truncation.RIGHT,
+        metadata={
+            NEW_KEY: True,
+            "help": "which end of a training example longer than max_length is cut: right keeps "
+            "the first tokens, left the last ones, with the final answer (the DRIFT authors')",
+        },
+    )
     num_workers: int = 0
     log_every_n_steps: int = 10
     keep_checkpoints: bool = field(

@@ -88,6 +88,13 @@ class BatchOrder(str, Enum):
     PROMPT_GROUPS = "prompt_groups"  # alias
 
 
+class Truncation(str, Enum):
+    right = "right"  # keep the first max_length tokens
+    RIGHT = "right"  # alias
+    left = "left"  # keep the last max_length tokens: the final answer stays
+    LEFT = "left"  # alias
+
+
 class Schedule(str, Enum):
     constant = "constant"
     CONSTANT = "constant"  # alias

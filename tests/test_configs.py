@@ -7,7 +7,7 @@ import pytest
 import yaml
 from omegaconf import open_dict
 
-from drift.config import BatchOrder, ConfigError, load_config
+from drift.config import BatchOrder, ConfigError, Truncation, load_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = ["task", "model", "method", "rollout", "reward", "trainer", "logger"]
@@ -143,6 +143,9 @@ def test_paper_preset_pins_the_paper_setting(compose_cfg):
     assert cfg.task.limit == 1800
     # their --disable_shuffle: whole prompt groups, 128 / 16 = 8 per optimiser step
     assert cfg.method.batch_order == BatchOrder.PROMPT_GROUPS
+    # their 1,800 prompts of a seed-42 shuffle; left truncation to 8192 + 512 tokens
+    assert (cfg.task.sample_seed, cfg.trainer.truncation) == (42, Truncation.LEFT)
+    assert cfg.trainer.max_length == 8704
 
 
 def test_prompt_groups_need_whole_groups_per_step(compose_cfg):

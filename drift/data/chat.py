@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from drift.enums import Truncation
 from drift.types import Message, TrainExample
 
 log = logging.getLogger(__name__)
@@ -151,12 +152,20 @@ def _encode_prefilled(
 
 
 def encode_examples(
-    tokenizer: PreTrainedTokenizerBase, examples: list[TrainExample], max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[TrainExample],
+    max_length: int,
+    truncation: Truncation = Truncation.RIGHT,
 ) -> list[EncodedExample]:
     """Tokenise ``examples`` (one batched tokenizer call) with their assistant loss masks.
 
-    Sequences longer than ``max_length`` are cut on the right (a warning counts them).
+    Sequences longer than ``max_length`` are cut (a warning counts them): on the right by
+    default, keeping the first tokens; ``truncation=left`` keeps the last ones, so the final
+    answer and its loss stay (the DRIFT authors' ``--truncation_side left``).
     """
+    keep = (
+        slice(-max_length, None) if Truncation(truncation) == Truncation.LEFT else slice(max_length)
+    )
     plain = [e for e in examples if not e.prefill]
     texts = [_renders(tokenizer, example) for example in plain]
     flat = _tokenize(tokenizer, [text for group in texts for text in group]) if plain else []
@@ -174,9 +183,7 @@ def encode_examples(
         else:
             input_ids, mask = encoded[id(example)]
         truncated += len(input_ids) > max_length
-        out.append(
-            EncodedExample(example.id, input_ids[:max_length], mask[:max_length], example.weight)
-        )
+        out.append(EncodedExample(example.id, input_ids[keep], mask[keep], example.weight))
     if truncated:
         log.warning("%d of %d examples were cut to max_length=%d", truncated, len(out), max_length)
     return out

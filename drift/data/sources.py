@@ -23,9 +23,11 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from drift.config import ConfigError, RecordFormat, TaskConfig, TaskSource
 from drift.data.arithmetic import make_arithmetic_split
@@ -243,14 +245,27 @@ def _generated(task: TaskConfig, split: str) -> list[Problem]:
     return make_split(split, sizes[split], task.seed, task.num_candidates)
 
 
+def _sampled(problems: Iterable[Problem], task: TaskConfig, split: str) -> Iterable[Problem]:
+    """``problems`` as they come, or for the train split with ``task.sample_seed`` in the order that
+    ``datasets.Dataset.shuffle(seed=task.sample_seed)`` gives a dataset of them (NumPy's
+    ``default_rng(seed).permutation``), as the DRIFT authors shuffle MetaMathQA after the type
+    filter and before taking their first ``--max_prompts``."""
+    if task.sample_seed is None or split != "train":
+        return problems
+    listed = list(problems)
+    order = np.random.default_rng(task.sample_seed).permutation(len(listed))
+    return [listed[i] for i in order]
+
+
 def load_problems(task: TaskConfig, split: str) -> list[Problem]:
-    """Problems of ``split`` ("train", "val", "test"), at most ``task.limit`` of them.
+    """Problems of ``split`` ("train", "val", "test"), at most ``task.limit`` of them: the first
+    ones, or for train a seeded sample with ``task.sample_seed`` (:func:`_sampled`).
 
     Generated tasks (embedded, arithmetic) return ``task.num_<split>`` problems (none for val
     when num_val = 0); file and dataset sources raise :class:`DataError` when nothing is left.
     """
     if task.name in (TaskSource.EMBEDDED, TaskSource.ARITHMETIC):
-        return _generated(task, split)[: task.limit]
+        return list(itertools.islice(_sampled(_generated(task, split), task, split), task.limit))
     if task.name == TaskSource.FILE:
         if split not in task.files:
             raise ConfigError(f"task.files.{split} is not set")
@@ -259,7 +274,8 @@ def load_problems(task: TaskConfig, split: str) -> list[Problem]:
     else:
         source = f"{task.dataset}[{task.splits.get(split, split)}]"
         records = _hf_records(task, split)
-    problems = list(itertools.islice(_problems(records, task, split), task.limit))
+    problems = _sampled(_problems(records, task, split), task, split)
+    problems = list(itertools.islice(problems, task.limit))
     if not problems:
         raise DataError(f"{source}: no problems for split {split!r} (check task.filter_type)")
     return problems

@@ -23,6 +23,7 @@ import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from drift.data.chat import EncodedExample, encode_examples
+from drift.enums import Truncation
 from drift.types import TrainExample
 
 IDS_FILE, MASK_FILE = "input_ids.int32", "loss_mask.uint8"
@@ -158,6 +159,7 @@ def encode_to_store(
     max_length: int,
     directory: Path | None = None,
     chunk_size: int = 1024,
+    truncation: Truncation = Truncation.RIGHT,
 ) -> TokenStore:
     """:func:`~drift.data.chat.encode_examples` of ``examples``, ``chunk_size`` at a time, into
     a :class:`TokenStore` (memory-mapped from files in ``directory`` if given)."""
@@ -166,5 +168,5 @@ def encode_to_store(
     writer = TokenWriter(directory)
     it = iter(examples)
     while chunk := list(itertools.islice(it, chunk_size)):
-        writer.add(encode_examples(tokenizer, chunk, max_length))
+        writer.add(encode_examples(tokenizer, chunk, max_length, truncation))
     return writer.finish()

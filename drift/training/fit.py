@@ -157,7 +157,9 @@ def train_policy(
         pad_id = tokenizer.eos_token_id or 0
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tokens-", dir=output_dir) as tokens:
-        encoded = encode_to_store(tokenizer, examples, trainer.max_length, Path(tokens))
+        encoded = encode_to_store(
+            tokenizer, examples, trainer.max_length, Path(tokens), truncation=trainer.truncation
+        )
         module = WeightedSFTModule(model, trainer)
         return fit_sft(
             module,

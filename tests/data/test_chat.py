@@ -7,6 +7,7 @@ from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from drift.data.chat import EncodedExample, encode_examples, prompt_ids
 from drift.data.tokenizer import build_char_tokenizer
+from drift.enums import Truncation
 from drift.rollout.engine import render_prompts
 from drift.types import Message, TrainExample
 
@@ -201,3 +202,15 @@ def test_prefill_must_start_the_assistant_turn() -> None:
     example = TrainExample("a", MESSAGES, prefill="<think>")
     with pytest.raises(ValueError, match="does not start with the prefill"):
         encode_example(build_char_tokenizer(), example, max_length=512)
+
+
+def test_left_truncation_keeps_the_final_answer_and_its_loss() -> None:
+    tok = build_char_tokenizer()
+    example = TrainExample("a", MESSAGES)
+    (full,) = encode_examples(tok, [example], max_length=4096)
+    budget = len(full.input_ids) - 5  # too long by 5 tokens, cut off the prompt's start
+    (right,) = encode_examples(tok, [example], max_length=budget)
+    (left,) = encode_examples(tok, [example], max_length=budget, truncation=Truncation.LEFT)
+    assert left.input_ids == full.input_ids[5:] and left.loss_mask == full.loss_mask[5:]
+    assert sum(left.loss_mask) == sum(full.loss_mask)  # every trained token kept
+    assert sum(right.loss_mask) < sum(full.loss_mask)  # the default cuts the final answer

@@ -239,3 +239,20 @@ def test_hf_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [("meta-math/MetaMathQA", None, "train")]
     assert [p.answer for p in problems] == ["2", "3"]
     assert problems[0].meta["source"] == "meta-math/MetaMathQA[train]: record 0"
+
+
+def test_sample_seed_draws_the_prompts_datasets_shuffle_draws(tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    records = [
+        {"query": f"q{i}", "response": f"The answer is: {i}", "type": t}
+        for i, t in enumerate(["MATH_AnsAug", "GSM_SV"] * 12)
+    ]
+    path = _write_jsonl(tmp_path / "m.jsonl", records)
+    task = _file_task(path, format=RecordFormat.METAMATHQA, filter_type="MATH_", limit=5)
+    assert [p.answer for p in load_problems(task, "train")] == ["0", "2", "4", "6", "8"]
+    # the DRIFT authors: filter on the type, shuffle(seed=42), the first --max_prompts
+    theirs = Dataset.from_list(records).filter(lambda r: r["type"].startswith("MATH_"))
+    want = [r["response"].rsplit(" ", 1)[-1] for r in theirs.shuffle(seed=42).select(range(5))]
+    sampled = load_problems(TaskConfig(**{**task.__dict__, "sample_seed": 42}), "train")
+    assert [p.answer for p in sampled] == want != ["0", "2", "4", "6", "8"]

@@ -84,9 +84,9 @@ def test_chunked_encoding_equals_encoding_all_at_once(tmp_path, monkeypatch):
     examples = _train_examples(11)
     calls: list[int] = []
 
-    def spy(tokenizer, chunk, max_length):
+    def spy(tokenizer, chunk, max_length, truncation):
         calls.append(len(chunk))
-        return encode_examples(tokenizer, chunk, max_length)
+        return encode_examples(tokenizer, chunk, max_length, truncation)
 
     monkeypatch.setattr(token_store, "encode_examples", spy)
     store = encode_to_store(tok, iter(examples), 60, tmp_path, chunk_size=4)
