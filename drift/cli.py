@@ -38,8 +38,7 @@ def _quiet_libraries() -> None:
 def _hydra_main(cfg: DictConfig) -> float | None:
     try:  # before torch, Lightning and TRL are imported: config errors come fast
         hydra_cfg = HydraConfig.get()  # Hydra passes the job's config without its hydra node
-        experiment = hydra_cfg.runtime.choices.get("experiment")
-        refuse_unused_overrides(cfg, hydra_cfg.overrides.task, experiment)
+        refuse_unused_overrides(cfg, hydra_cfg.overrides.task, hydra_cfg.runtime.choices)
         policy = pop_policy(cfg)  # `drift eval policy=DIR`; None for a training run
         drift_cfg = load_config(cfg)
     except ConfigError as err:

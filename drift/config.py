@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -640,6 +641,12 @@ class DriftConfig:
 
 OmegaConf.register_new_resolver("package_dir", package_dir, replace=True)
 
+SCHEMA = "drift_schema"
+"""The name under which :class:`DriftConfig` is stored in Hydra's ConfigStore: the first entry
+of ``conf/config.yaml``'s defaults, so every group file is merged onto its dataclass and holds
+only what differs from the defaults written here."""
+ConfigStore.instance().store(name=SCHEMA, node=DriftConfig)
+
 
 def load_config(cfg: DictConfig | dict[str, Any]) -> DriftConfig:
     """Check a composed config against :class:`DriftConfig` and return the typed object."""
@@ -647,10 +654,11 @@ def load_config(cfg: DictConfig | dict[str, Any]) -> DriftConfig:
     with_hydra = "hydra" in raw
     if with_hydra:
         choices = raw.hydra.runtime.choices
-        refuse_unused_overrides(raw, raw.hydra.overrides.task, choices.get("experiment"))
+        refuse_unused_overrides(raw, raw.hydra.overrides.task, choices)
         raw = OmegaConf.masked_copy(raw, [k for k in raw if k != "hydra"])
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(DriftConfig), raw)
+        # as plain containers: a key that Hydra force-added (`+method.x=1`) is not in the schema
+        merged = OmegaConf.merge(OmegaConf.structured(DriftConfig), OmegaConf.to_container(raw))
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None)

@@ -8,7 +8,7 @@ unchanged: :func:`refuse_unused_overrides` stops it and names ``compare.drift_iw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
@@ -27,17 +27,21 @@ def _has_key(cfg: DictConfig, key: str) -> bool:
 
 
 def refuse_unused_overrides(
-    cfg: DictConfig, overrides: Sequence[str], experiment: str | None = None
+    cfg: DictConfig, overrides: Sequence[str], choices: Mapping[str, str | None] | None = None
 ) -> None:
     """Raise :class:`ConfigError` for a ``method=...`` or ``method.<key>=...`` among
     ``overrides`` (the job's, from the command line or a sweep: Hydra's
     ``hydra.overrides.task``) when ``cfg`` compares the methods under ``compare``, which ignores
-    them; ``experiment`` (the chosen preset) names the culprit in the message. Adding a method
-    to the comparison (``+method@compare.grpo=grpo``) is an override of ``compare`` and passes."""
+    them. ``choices`` (Hydra's ``hydra.runtime.choices``) name the preset in the message, and a
+    ``method.<key>`` is pointed at the compared copies of the chosen ``method`` option. Adding a
+    method to the comparison (``+method@compare.grpo=grpo``) is an override of ``compare`` and
+    passes."""
     compare = OmegaConf.select(cfg, "compare")
     if not compare:
         return
     names = [str(n) for n in compare]
+    choices = choices or {}
+    experiment = choices.get("experiment")
     runner = f"experiment={experiment}" if experiment else "this run"
     parser = OverridesParser.create()
     for line in (str(x) for x in overrides):
@@ -65,7 +69,12 @@ def refuse_unused_overrides(
                 )
             )
         sub = key[len("method.") :]
-        having = [n for n in names if _has_key(cfg, f"compare.{n}.{sub}")] or names
+        chosen = choices.get("method")
+        having = (
+            [n for n in names if chosen and choices.get(f"method@compare.{n}") == chosen]
+            or [n for n in names if _has_key(cfg, f"compare.{n}.{sub}")]
+            or names
+        )
         instead = " ".join(line.replace("method.", f"compare.{n}.", 1) for n in having)
         raise ConfigError(
             f"{line} would be ignored: {runner} trains its own copies of the methods, under "

@@ -18,6 +18,8 @@ from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
+import drift.config  # noqa: E402, F401  (stores the schema that conf/config.yaml names)
+
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 

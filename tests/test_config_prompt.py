@@ -1,8 +1,9 @@
 """rollout.prompt_format, eval.prompt_format and prompt.*: defaults, overrides, refusals."""
 
 import pytest
+from config_refusal import refused
 
-from drift.config import ConfigError, PromptConfig, PromptFormat, load_config
+from drift.config import PromptConfig, PromptFormat, load_config
 
 
 def test_plain_is_the_default_and_each_stage_has_its_own_format(compose_cfg):
@@ -35,7 +36,7 @@ def test_plain_is_the_default_and_each_stage_has_its_own_format(compose_cfg):
     ],
 )
 def test_bad_values_name_their_key(compose_cfg, overrides, match):
-    with pytest.raises(ConfigError, match=match):
+    with refused(match):
         load_config(compose_cfg(overrides))
 
 

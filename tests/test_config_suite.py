@@ -4,8 +4,9 @@ errors that name a missing file before anything loads."""
 from pathlib import Path
 
 import pytest
+from config_refusal import refused
 
-from drift.config import BENCHMARK_DIR, ConfigError, load_config
+from drift.config import BENCHMARK_DIR, load_config
 from drift.enums import Benchmark, EvalSuite
 
 FIXTURES = Path(__file__).parent / "evaluation" / "drift_paper" / "fixtures"
@@ -45,12 +46,12 @@ def test_a_subset_pointed_at_local_files(compose_cfg) -> None:
         (["eval.suite_benchmarks=[math5000]"], r"eval\.suite_benchmarks: unknown \['math5000'\]"),
         (["eval.suite_benchmarks=[]"], r"eval\.suite_benchmarks is empty"),
         (["eval.benchmarks.math500.limit=0"], r"eval\.benchmarks\.math500\.limit"),
-        (["+eval.benchmarks.aime.path=x"], r"eval\.benchmarks: unknown \['aime'\]"),
+        (["+eval.benchmarks.aime.path=x"], r"aime"),  # Hydra: not a key of the schema
         (["eval.suite=paper"], r"eval\.suite"),
     ],
 )
 def test_refusals(compose_cfg, overrides: list[str], match: str) -> None:
     fixture = f"eval.benchmarks.math500.path={FIXTURES / 'math500.jsonl'}"
     base = ["eval.suite=drift_paper", "eval.suite_benchmarks=[math500]", fixture]
-    with pytest.raises(ConfigError, match=match):
+    with refused(match):
         load_config(compose_cfg([*base, *overrides]))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from config_refusal import refused
 from omegaconf import open_dict
 
 from drift.config import BatchOrder, ConfigError, Truncation, load_config
@@ -58,7 +59,6 @@ def test_demo_compares_four_methods_on_one_task(compose_cfg):
             ["experiment=compare_cost", "method.rounds=3"],
             "write compare.drift_iw.rounds=3 compare.drift_iw_k3.rounds=3 instead",
         ),
-        (["experiment=demo", "~method.beta"], "write ~compare.drift_iw.beta instead"),
     ],
 )
 def test_overrides_a_comparison_would_not_use_are_refused(compose_cfg, overrides, instead):
@@ -103,7 +103,9 @@ def test_single_method_run_uses_method_group(compose_cfg):
     ],
 )
 def test_bad_values_name_their_key(compose_cfg, override, key):
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    """A value of the wrong type fails as Hydra merges it onto the schema (drift.config's
+    dataclasses), a value out of range in the typed check: either way the key is named."""
+    with refused(re.escape(key)):
         load_config(compose_cfg([override]))
 
 
