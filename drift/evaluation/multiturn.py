@@ -13,7 +13,8 @@ from drift.reward.verifiers import Verifier
 from drift.rollout.driver import run_episodes
 from drift.rollout.engine import Engine, SamplingParams
 from drift.rollout.env import Environment
-from drift.types import Problem, Trajectory
+from drift.types import Message, Problem, Trajectory
+from drift.utils.progress import PlainProgress, RichProgress, progress
 
 
 def echoes_feedback(text: str, feedback: str) -> bool:
@@ -148,25 +149,42 @@ def evaluation_episodes(
     DRIFT formats' settings)."""
     environment = Environment.from_config(task, env, eval_cfg.prompt_format, prompt)
 
-    def run(num_samples: int, temperature: float) -> list[Trajectory]:
+    def run(decoding: str, num_samples: int, temperature: float) -> list[Trajectory]:
         params = SamplingParams(temperature, 1.0, eval_cfg.max_new_tokens, seed)
-        return run_episodes(
-            engine,
-            problems,
-            num_samples,
-            params,
-            environment,
-            verifier,
-            reward,
-            answer_format=task.answer_format,
-        )
+        with progress(environment.max_turns, f"eval {decoding} (turns)") as bar:
+            counted = _TurnProgress(engine, bar)
+            out = run_episodes(
+                counted,
+                problems,
+                num_samples,
+                params,
+                environment,
+                verifier,
+                reward,
+                answer_format=task.answer_format,
+            )
+            bar.advance(environment.max_turns - counted.turns)  # every episode ended early
+        return out
 
     episodes: dict[str, list[Trajectory]] = {}
     if eval_cfg.greedy:
-        episodes[GREEDY] = run(1, 0.0)
+        episodes[GREEDY] = run(GREEDY, 1, 0.0)
     if eval_cfg.sampled_samples > 0:
-        episodes[SAMPLED] = run(eval_cfg.sampled_samples, eval_cfg.temperature)
+        episodes[SAMPLED] = run(SAMPLED, eval_cfg.sampled_samples, eval_cfg.temperature)
     return episodes
+
+
+class _TurnProgress:
+    """``engine`` advancing ``bar`` by one after each turn's batched ``generate`` call."""
+
+    def __init__(self, engine: Engine, bar: PlainProgress | RichProgress) -> None:
+        self.engine, self.bar, self.turns = engine, bar, 0
+
+    def generate(self, conversations: Sequence[list[Message]], params: SamplingParams) -> list[str]:
+        texts = self.engine.generate(conversations, params)
+        self.turns += 1
+        self.bar.advance()
+        return texts
 
 
 def evaluation_metrics(

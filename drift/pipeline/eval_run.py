@@ -15,6 +15,7 @@ from drift.pipeline.evaluate import evaluate_policy_dir
 from drift.pipeline.loggers import build_loggers, close_loggers, log_metrics
 from drift.rollout.prompts import load_prompts
 from drift.utils.io import write_json
+from drift.utils.progress import quiet_library_bars
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def evaluate_saved(cfg: DriftConfig, policy: Path, resolved: dict[str, Any]) -> 
     Returns the results."""
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
+    quiet_library_bars()
     start = time.perf_counter()
     run_dir = Path(cfg.paths.output_dir)
     label = policy_label(policy)

@@ -4,7 +4,9 @@ With ``logger=wandb`` each method gets a W&B run (named ``<method>-seed<seed>``,
 ``logger.group``, so every run of a comparison or multirun shares it) holding the resolved
 config, the training curves, the evaluation metrics and, when it is closed after a successful
 method, a table of sample trajectories, the plots and the rollout, weight and score files as
-artifacts (:mod:`drift.pipeline.wandb_extras`). ``WANDB_MODE`` from the environment wins over
+artifacts (:mod:`drift.pipeline.wandb_extras`). ``logger.entity``, ``id``, ``resume``,
+``log_model`` and ``kwargs`` go to Lightning's ``WandbLogger`` (``kwargs`` last, so they can
+replace the name, job type or tags). ``WANDB_MODE`` from the environment wins over
 ``logger.mode``; nothing from the environment is logged.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import WandbLogger
 
-from drift.config import LoggerConfig, LoggerName
+from drift.config import WANDB_LOG_MODEL, LoggerConfig, LoggerName
 
 
 class RunLogger(WandbLogger):
@@ -60,26 +62,33 @@ def build_loggers(
         return [CSVLogger(save_dir=str(run_dir), name="csv", version=method)]
     seed = config.get("seed")
     logged = {k: v for k, v in config.items() if k != "hydra"}
-    logged["method"] = config.get("compare", {}).get(method, config.get("method"))
-    logger = RunLogger(
-        out_dir=run_dir / method,
-        method=method,
-        seed=seed,
-        project=cfg.project,
-        group=cfg.group,
-        job_type=method,
-        name=method if seed is None else f"{method}-seed{seed}",
-        save_dir=str(run_dir),
-        tags=list(cfg.tags),
-        config=logged,
-        mode=os.environ.get("WANDB_MODE", cfg.mode.value),
-        reinit="finish_previous",
-    )
+    compare = config.get("compare") or {}
+    logged["method"] = compare.get(method, config.get("method"))
+    kwargs: dict[str, Any] = {
+        "project": cfg.project,
+        "entity": cfg.entity,
+        "group": cfg.group,
+        "job_type": method,
+        "name": method if seed is None else f"{method}-seed{seed}",
+        "tags": list(cfg.tags),
+        "log_model": WANDB_LOG_MODEL[str(cfg.log_model).lower()],
+        "save_dir": str(run_dir),
+        "config": logged,
+        "mode": os.environ.get("WANDB_MODE", cfg.mode.value),
+        "reinit": "finish_previous",
+    }
+    if cfg.id is not None:  # one W&B run per method: a comparison's get one id each
+        kwargs["id"] = f"{cfg.id}-{method}" if compare else cfg.id
+    if cfg.resume is not None:
+        kwargs["resume"] = cfg.resume
+    logger = RunLogger(out_dir=run_dir / method, method=method, seed=seed, **kwargs | cfg.kwargs)
     return [logger]
 
 
 def log_metrics(loggers: list[Any], metrics: dict[str, float], prefix: str = "") -> None:
     """Send ``metrics`` to every logger under ``prefix`` (W&B runs keep ``eval/`` for plots)."""
+    if not metrics:
+        return
     for logger in loggers:
         logger.log_metrics({f"{prefix}{k}": v for k, v in metrics.items()})
         if isinstance(logger, RunLogger) and prefix == "eval/":

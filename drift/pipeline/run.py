@@ -24,6 +24,7 @@ from drift.training.grpo import score_phases, train_grpo
 from drift.training.grpo_config import GRPOSettings
 from drift.types import Problem
 from drift.utils.io import write_json
+from drift.utils.progress import quiet_library_bars
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     """Run every method of ``cfg`` on shared artifacts; write ``results.json``; return it."""
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
+    quiet_library_bars()
     if any(m.family == MethodFamily.ATTRIBUTION for m in cfg.methods().values()):
         from drift.pipeline.attribution import run_attribution
 
@@ -97,6 +99,7 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
         try:
             policy, stats = _train(cfg, name, method, reference, rollouts, train_problems, loggers)
             cost = method_cost(method, stats)
+            log_metrics(loggers, {**stats, **cost})  # weights/*, train/final_loss, cost/*
             metrics = evaluate_policy_dir(cfg, policy, test_problems, run_dir / name)
             log_metrics(loggers, metrics, prefix="eval/")
             write_json(run_dir / name / "metrics.json", {**metrics, **stats, **cost})

@@ -43,7 +43,7 @@ class TrainResult:
 
 
 class StepLogLines(Callback):
-    """Plain log lines at about every 10% of the optimiser steps (for logs that are not a TTY)."""
+    """Log lines at about every 10% of the optimiser steps (the run's log file keeps them)."""
 
     def __init__(self) -> None:
         self._last = -1
@@ -59,6 +59,23 @@ class StepLogLines(Callback):
             log.info("train step %d/%d loss %.4f", step, total, pl_module.last_loss)
 
 
+class LogIntervalWarning(Callback):
+    """Warns when ``trainer.log_every_n_steps`` exceeds the fit's optimiser steps, so that the
+    loggers would get no point of the training curves."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        steps = int(trainer.estimated_stepping_batches)
+        if trainer.loggers and trainer.is_global_zero and trainer.log_every_n_steps > steps:
+            log.warning(
+                "trainer.log_every_n_steps=%d exceeds this fit's %d optimiser steps: the "
+                "loggers get no train/loss point (train/final_loss is logged at the end); set "
+                "trainer.log_every_n_steps=%d or less to see the curve",
+                trainer.log_every_n_steps,
+                steps,
+                max(1, steps),
+            )
+
+
 def build_trainer(
     cfg: TrainerConfig,
     output_dir: Path,
@@ -69,15 +86,18 @@ def build_trainer(
 ) -> pl.Trainer:
     """A Lightning Trainer for weighted SFT: our own step sampler, checkpoints under
     ``output_dir/checkpoints`` (deleted after the fit unless ``trainer.keep_checkpoints``), a
-    Rich progress bar on a TTY and plain log lines otherwise, plus ``extra_callbacks`` (e.g.
+    Rich progress bar on a TTY and log lines about every 10% of the steps, a warning when the
+    loggers would get no training point, plus ``extra_callbacks`` (e.g.
     the attribution warm-up's optimiser-state snapshots).
     ``model`` (the HF model to train) is needed by ``trainer.strategy=fsdp``."""
     tty = progress and sys.stderr.isatty()
     callbacks: list[Callback] = [ModelCheckpoint(dirpath=Path(output_dir) / "checkpoints")]
     callbacks.extend(extra_callbacks)
+    if loggers:
+        callbacks.append(LogIntervalWarning())
     if tty:
         callbacks.append(RichProgressBar())
-    elif progress:
+    if progress:  # on a TTY too: the lines go through logging, into the run's log file
         callbacks.append(StepLogLines())
     return pl.Trainer(
         accelerator=cfg.accelerator,

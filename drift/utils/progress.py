@@ -1,16 +1,20 @@
-"""Progress reporting: a Rich bar on a terminal, a plain line every ~10% elsewhere (logs)."""
+"""Progress reporting: a line through ``logging`` every ~10% (so the run's log file keeps it),
+and a Rich bar on a terminal."""
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+log = logging.getLogger(__name__)
+
 
 class PlainProgress:
-    """Prints ``description: done/total (pct%) elapsed`` when another ~10% is done."""
+    """Logs ``description: done/total (pct%) elapsed`` (INFO) when another ~10% is done."""
 
     def __init__(self, total: int, description: str) -> None:
         self.total = total
@@ -26,17 +30,16 @@ class PlainProgress:
             self._next = (self.done // self._step + 1) * self._step
             pct = 100.0 * self.done / self.total if self.total else 100.0
             elapsed = time.monotonic() - self._start
-            print(
-                f"{self.description}: {self.done}/{self.total} ({pct:.0f}%) {elapsed:.1f}s",
-                file=sys.stdout,
-                flush=True,
+            log.info(
+                "%s: %d/%d (%.0f%%) %.1fs", self.description, self.done, self.total, pct, elapsed
             )
 
 
 class RichProgress:
-    """A Rich progress bar with one task."""
+    """A Rich progress bar with one task, and the log lines of :class:`PlainProgress`."""
 
     def __init__(self, total: int, description: str) -> None:
+        self._lines = PlainProgress(total, description)
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -57,6 +60,7 @@ class RichProgress:
 
     def advance(self, n: int = 1) -> None:
         self._bar.advance(self._task, n)
+        self._lines.advance(n)
 
     def start(self) -> None:
         self._bar.start()
@@ -67,7 +71,7 @@ class RichProgress:
 
 @contextmanager
 def progress(total: int, description: str) -> Iterator[PlainProgress | RichProgress]:
-    """A reporter with ``advance(n)``: Rich on a TTY, plain lines otherwise."""
+    """A reporter with ``advance(n)``: log lines, and a Rich bar on a TTY."""
     if sys.stdout.isatty():
         bar = RichProgress(total, description)
         bar.start()
@@ -77,3 +81,13 @@ def progress(total: int, description: str) -> Iterator[PlainProgress | RichProgr
             bar.stop()
     else:
         yield PlainProgress(total, description)
+
+
+def quiet_library_bars() -> None:
+    """Turn off the tqdm bars of transformers and the Hugging Face Hub (loading shards,
+    downloads): drift reports its own progress, through logging."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()

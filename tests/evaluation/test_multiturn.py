@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from scripted_engine import ScriptedEngine
 
@@ -226,3 +228,21 @@ def test_evaluation_episodes_are_kept_by_decoding() -> None:
     only_sampled = evaluation_episodes(engine, problems, EvalConfig(greedy=False), *args[2:])
     assert list(only_sampled) == ["sampled"]
     assert all(k.startswith("sampled/") for k in evaluation_metrics(only_sampled, 2))
+
+
+def test_the_evaluation_reports_its_progress_turn_by_turn(caplog) -> None:
+    engine = ScriptedEngine(lambda conv: "<answer>3</answer>")  # right at once: one turn of 3
+    problems = [Problem(id="p", messages=[{"role": "user", "content": "q"}], answer="3")]
+    caplog.set_level(logging.INFO, logger="drift.utils.progress")
+    task, eval_cfg = TaskConfig(max_turns=3), EvalConfig(sampled_samples=1)
+    evaluation_episodes(
+        engine, problems, eval_cfg, task, EnvConfig(), exact_match, RewardConfig(), 0
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "drift.utils.progress"]
+    assert [line.split(" (")[0] for line in lines] == [
+        "eval greedy",
+        "eval greedy",
+        "eval sampled",
+        "eval sampled",
+    ]
+    assert "(turns): 1/3" in lines[0] and "(turns): 3/3 (100%)" in lines[1]

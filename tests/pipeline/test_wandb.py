@@ -48,7 +48,8 @@ def summarise_run(path: Path) -> dict:
     for r in read_records(path):
         kind = r.WhichOneof("record_type")
         if kind == "run":
-            out.update(name=r.run.display_name, group=r.run.run_group)
+            out.update(name=r.run.display_name, group=r.run.run_group, id=r.run.run_id)
+            out.update(entity=r.run.entity, notes=r.run.notes, tags=list(r.run.tags))
             out["config"] = {u.key: json.loads(u.value_json) for u in r.run.config.update}
         elif kind == "history":
             out["history"] |= {i.nested_key[0] if i.nested_key else i.key for i in r.history.item}
@@ -75,6 +76,8 @@ def test_offline_wandb_run_holds_config_metrics_table_plots_and_artifacts(
     overrides += ["logger.group=demo-group", "seed=3", "trainer.log_every_n_steps=1"]
     overrides += ["model.warmup.steps=2", "model.warmup.batch_size=16", "trainer.max_steps=2"]
     overrides += ["model.warmup.num_examples=64", "task.num_train=16", "task.num_test=8"]
+    overrides += ["++logger.entity=drift-lab", "++logger.id=abc123", "++logger.log_model=true"]
+    overrides += ["++logger.tags=[t1]", "++logger.kwargs={notes: from the test}"]
     raw = compose_cfg(overrides)
     cfg = load_config(raw)
     keys = [k for k in raw if k != "hydra"]  # as the CLI's task function sees it
@@ -85,6 +88,13 @@ def test_offline_wandb_run_holds_config_metrics_table_plots_and_artifacts(
     runs = {r["name"]: r for r in map(summarise_run, files)}
     assert set(runs) == {"reference-seed3", "drift_iw-seed3"}
     assert {r["group"] for r in runs.values()} == {"demo-group"}  # one comparison, one group
+    assert {r["entity"] for r in runs.values()} == {"drift-lab"}  # logger.* reach WandbLogger
+    assert {r["id"] for r in runs.values()} == {"abc123-reference", "abc123-drift_iw"}
+    assert all(r["notes"] == "from the test" and r["tags"] == ["t1"] for r in runs.values())
+    from transformers.utils import logging as hf_logging
+
+    assert not hf_logging.is_progress_bar_enabled()  # drift reports progress itself
+    hf_logging.enable_progress_bar()
 
     trained = runs["drift_iw-seed3"]
     config = trained["config"]
@@ -93,6 +103,8 @@ def test_offline_wandb_run_holds_config_metrics_table_plots_and_artifacts(
     assert config["method"] == resolved["compare"]["drift_iw"]  # this run's method
     assert {"train/loss", "eval/acc@1", "eval/repeat_rate", "trajectories"} <= trained["history"]
     assert {"plots/acc_at_k"} <= trained["history"]
+    stats = {"weights/max", "weights/ess_fraction", "train/final_loss", "cost/optimizer_steps"}
+    assert stats | {"cost/generated_tokens", "cost/rollout_seconds"} <= trained["history"]
     metrics = summary["methods"]["drift_iw"]
     assert trained["summary"]["eval/acc@5"] == pytest.approx(metrics["acc@5"])
     turn_metrics = ("eval/acc@t1", "eval/acc@t5", "eval/delta", "eval/delta_i2c", "eval/delta_c2i")
@@ -103,6 +115,7 @@ def test_offline_wandb_run_holds_config_metrics_table_plots_and_artifacts(
     rollouts = [n for n, (kind, _) in arts.items() if kind == "rollouts"]
     assert len(rollouts) == 1 and (tmp_path / "cache" / f"{rollouts[0]}.jsonl").exists()
     assert arts["weights-drift_iw-trajectories"] == ("weights", ["trajectories.jsonl"])
+    assert arts["model-abc123-drift_iw"] == ("model", ["model.ckpt"])  # logger.log_model=true
 
     tables = list(tmp_path.glob("wandb/offline-run-*/files/media/table/trajectories_*.json"))
     assert len(tables) == 1  # the reference trains nothing: no trajectory table
@@ -118,7 +131,10 @@ def test_offline_wandb_run_holds_config_metrics_table_plots_and_artifacts(
     assert len({r["prompt_id"] for r in rows}) > 1  # spread over the file, not one prompt
 
     reference = runs["reference-seed3"]
-    assert "eval/acc@1" in reference["history"] and not reference["artifacts"]
+    assert "eval/acc@1" in reference["history"]
+    # trains nothing: its evaluation episodes only, no rollouts, weights or checkpoint
+    assert [kind for kind, _ in reference["artifacts"].values()] == ["evaluation"]
+    assert not {"weights/max", "train/final_loss"} & reference["history"]
 
     for path in tmp_path.rglob("*"):  # the API key and the environment stay out of every file
         if path.is_file():

@@ -118,9 +118,45 @@ def test_plain_log_lines_off_a_tty(make_model, make_examples, tmp_path, caplog):
     )
 
 
-def test_rich_progress_bar_on_a_tty(tmp_path, monkeypatch):
+def test_rich_progress_bar_and_log_lines_on_a_tty(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)
     trainer = build_trainer(TrainerConfig(), tmp_path, progress=True)
     assert any(isinstance(c, RichProgressBar) for c in trainer.callbacks)
+    assert any(isinstance(c, StepLogLines) for c in trainer.callbacks)  # for the log file
     quiet = build_trainer(TrainerConfig(), tmp_path, progress=False)
     assert not any(isinstance(c, (RichProgressBar, StepLogLines)) for c in quiet.callbacks)
+
+
+def test_a_log_interval_longer_than_the_fit_is_a_warning(
+    make_model, make_examples, tmp_path, caplog
+):
+    cfg = TrainerConfig(micro_batch_size=2, effective_batch_size=4, max_epochs=1, grad_clip=0)
+    cfg.log_every_n_steps = 50
+    logger = CSVLogger(tmp_path / "logs", name="", version="")
+    with caplog.at_level(logging.WARNING, logger="drift.training.fit"):
+        fit_sft(
+            WeightedSFTModule(make_model(), cfg),
+            make_examples(8),
+            0,
+            Normalize.MEAN,
+            tmp_path,
+            0,
+            loggers=[logger],
+            progress=False,
+        )
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "trainer.log_every_n_steps=50 exceeds this fit's 2 optimiser steps" in warning
+    caplog.clear()
+    cfg.log_every_n_steps = 2
+    with caplog.at_level(logging.WARNING, logger="drift.training.fit"):
+        fit_sft(
+            WeightedSFTModule(make_model(), cfg),
+            make_examples(8),
+            0,
+            Normalize.MEAN,
+            tmp_path,
+            0,
+            loggers=[CSVLogger(tmp_path / "logs2", name="", version="")],
+            progress=False,
+        )
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
