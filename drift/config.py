@@ -87,19 +87,77 @@ class TaskConfig:
     ``arithmetic`` shapes ``task.name=arithmetic``'s problems.
     """
 
-    name: TaskSource = TaskSource.EMBEDDED
-    num_train: int = 500
-    num_val: int = 64
-    num_test: int = 500
-    num_candidates: int = 4
-    seed: int = 1234
-    files: dict[str, str] = field(default_factory=dict)
-    dataset: str | None = None
-    dataset_config: str | None = None
-    splits: dict[str, str] = field(default_factory=dict)
-    format: RecordFormat = RecordFormat.AUTO
-    filter_type: str | None = None
-    limit: int | None = None
+    name: TaskSource = field(
+        default=TaskSource.EMBEDDED,
+        metadata={
+            "help": "where problems come from: embedded (the built-in task, no downloads), "
+            "arithmetic (seeded natural-language arithmetic), file (task.files) or "
+            "hf_dataset (task.dataset)"
+        },
+    )
+    num_train: int = field(
+        default=500,
+        metadata={"help": "train problems a generated task (embedded, arithmetic) makes"},
+    )
+    num_val: int = field(
+        default=64,
+        metadata={
+            "help": "val problems a generated task makes (0: none); influence draws its validation "
+            "queries from them"
+        },
+    )
+    num_test: int = field(
+        default=500,
+        metadata={"help": "test problems a generated task makes: the evaluation's"},
+    )
+    num_candidates: int = field(
+        default=4,
+        metadata={
+            "help": "digits shown in each embedded problem, before its clue ('5 3 2 4 odd': 4)"
+        },
+    )
+    seed: int = field(
+        default=1234,
+        metadata={"help": "seed of a generated task's problems"},
+    )
+    files: dict[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "help": "split -> a local JSONL/JSON/parquet/CSV file (task.name=file; train is "
+            "required)"
+        },
+    )
+    dataset: str | None = field(
+        default=None,
+        metadata={"help": "a Hugging Face datasets name (task.name=hf_dataset)"},
+    )
+    dataset_config: str | None = field(
+        default=None,
+        metadata={"help": "the dataset's configuration name (null: its default)"},
+    )
+    splits: dict[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "help": "split -> the dataset's split name (a split not listed keeps its own name)"
+        },
+    )
+    format: RecordFormat = field(
+        default=RecordFormat.AUTO,
+        metadata={
+            "help": "record format of files and datasets: auto (detected per record by its fields),"
+            " metamathqa, math or drift"
+        },
+    )
+    filter_type: str | None = field(
+        default=None,
+        metadata={
+            "help": "metamathqa records only: keep those whose type starts with this (e.g. MATH_)"
+        },
+    )
+    limit: int | None = field(
+        default=None,
+        metadata={"help": "at most this many problems per split (null: all)"},
+    )
     sample_seed: int | None = field(
         default=None,
         metadata={
@@ -109,11 +167,32 @@ class TaskConfig:
             "N: a seeded sample, as the DRIFT authors draw their 1,800 prompts (seed 42)",
         },
     )
-    system_prompt: str | None = None
-    feedback: str = "Incorrect. Please think again."
-    max_turns: int = 5
-    answer_format: AnswerFormat = AnswerFormat.TAGS
-    arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    system_prompt: str | None = field(
+        default=None,
+        metadata={
+            "help": "system message before every problem (null: none, or the chat template's "
+            "default)"
+        },
+    )
+    feedback: str = field(
+        default="Incorrect. Please think again.",
+        metadata={"help": "what the user says after a wrong answer (env.protocol=oracle)"},
+    )
+    max_turns: int = field(
+        default=5,
+        metadata={"help": "answers per episode: at most (oracle protocol) or exactly (intrinsic)"},
+    )
+    answer_format: AnswerFormat = field(
+        default=AnswerFormat.TAGS,
+        metadata={
+            "help": "how a turn's answer is read: tags (<answer>...</answer>) or last_number (the "
+            "last number of free text)"
+        },
+    )
+    arithmetic: ArithmeticConfig = field(
+        default_factory=ArithmeticConfig,
+        metadata={"help": "the problems of task.name=arithmetic"},
+    )
 
     def __post_init__(self) -> None:
         for key in ("num_train", "num_test", "num_candidates", "max_turns"):
@@ -142,12 +221,35 @@ class RolloutConfig:
         default=EngineName.HF.value,
         metadata={"help": "hf, vllm, or a dotted path to your engine factory (README, Plug-ins)"},
     )
-    num_samples: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 24
-    batch_size: int = 1024
-    chunk_prompts: int = 250
+    num_samples: int = field(
+        default=16,
+        metadata={"help": "episodes sampled per training prompt"},
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "sampling temperature of the rollouts"},
+    )
+    top_p: float = field(
+        default=1.0,
+        metadata={"help": "nucleus sampling of the rollouts, in (0, 1]"},
+    )
+    max_new_tokens: int = field(
+        default=24,
+        metadata={"help": "new tokens per assistant turn"},
+    )
+    batch_size: int = field(
+        default=1024,
+        metadata={
+            "help": "conversations per generation batch of the hf engine (vLLM schedules its own)"
+        },
+    )
+    chunk_prompts: int = field(
+        default=250,
+        metadata={
+            "help": "prompts per chunk of the rollout stage: the unit written to disk and resumed "
+            "after an interruption"
+        },
+    )
     max_prompt_tokens: int = field(
         default=4096,
         metadata={
@@ -156,17 +258,67 @@ class RolloutConfig:
             "instructions, and a stray huge row cannot exhaust memory"
         },
     )
-    device: str | None = None
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    dtype: DType | None = None
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None
-    enforce_eager: bool | None = None
-    cpu_kvcache_space_gb: int = 1
-    start_timeout_s: float = 1800.0
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)
-    prompt_format: PromptFormat = PromptFormat.PLAIN
+    device: str | None = field(
+        default=None,
+        metadata={
+            "help": "where the hf engine's model runs: cpu, cuda, cuda:N, mps or xpu (null: cuda "
+            "when a GPU is visible, else cpu)"
+        },
+    )
+    tensor_parallel_size: int = field(
+        default=1,
+        metadata={"help": "vllm: GPUs per engine"},
+    )
+    data_parallel_size: int = field(
+        default=1,
+        metadata={
+            "help": "vllm: engines, each with tensor_parallel_size GPUs and a share of each turn"
+        },
+    )
+    dtype: DType | None = field(
+        default=None,
+        metadata={"help": "vllm: the engine's dtype (null: model.dtype)"},
+    )
+    gpu_memory_utilization: float | None = field(
+        default=None,
+        metadata={
+            "help": "vllm: share of GPU memory (null: 0.1 on CPU, whose KV cache is "
+            "cpu_kvcache_space_gb; 0.9 on GPU)"
+        },
+    )
+    max_model_len: int | None = field(
+        default=None,
+        metadata={"help": "vllm: context length (null: the model's)"},
+    )
+    enforce_eager: bool | None = field(
+        default=None,
+        metadata={
+            "help": "vllm: no torch.compile (null: true on CPU, where compiling costs more start-up"
+            " than it saves; false on GPU)"
+        },
+    )
+    cpu_kvcache_space_gb: int = field(
+        default=1,
+        metadata={"help": "vllm on CPU: the KV cache in GiB (VLLM_CPU_KVCACHE_SPACE)"},
+    )
+    start_timeout_s: float = field(
+        default=1800.0,
+        metadata={"help": "vllm: seconds to wait for the engine's workers to be ready"},
+    )
+    engine_kwargs: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "vllm: more vllm.LLM arguments, as they are (e.g. {enable_prefix_caching: "
+            "true})"
+        },
+    )
+    prompt_format: PromptFormat = field(
+        default=PromptFormat.PLAIN,
+        metadata={
+            "help": "plain (the task's messages), drift_full or drift_simple: the DRIFT authors' "
+            "prompts, tags and <think> prefill (settings under prompt.*)"
+        },
+    )
 
     def __post_init__(self) -> None:
         for key in (
@@ -207,9 +359,21 @@ class RewardConfig:
             "help": "exact, math_verify, or a dotted path to your verifier (README, Plug-ins)"
         },
     )
-    gamma: float = 0.9
-    format_penalty: float = 0.1
-    repetition_penalty: float = 0.5
+    gamma: float = field(
+        default=0.9,
+        metadata={
+            "help": "discount of a later turn's correctness: R = sum_t gamma^(t-1) r_t - penalties;"
+            " in (0, 1]"
+        },
+    )
+    format_penalty: float = field(
+        default=0.1,
+        metadata={"help": "subtracted from the return per malformed turn"},
+    )
+    repetition_penalty: float = field(
+        default=0.5,
+        metadata={"help": "subtracted from the return times (1 - unique answers / answers)"},
+    )
     score_malformed: bool = field(
         default=False,
         metadata={
@@ -245,9 +409,27 @@ class EnvConfig:
     (:func:`drift.reward.returns.turn_contributions`).
     """
 
-    protocol: Protocol = Protocol.ORACLE
-    instruction: str = DEFAULT_INSTRUCTION
-    shaping_alpha: float = 0.0
+    protocol: Protocol = field(
+        default=Protocol.ORACLE,
+        metadata={
+            "help": "oracle: task.feedback after a wrong answer, the episode ends at the first "
+            "right one; intrinsic: task.max_turns answers, each but the last followed by "
+            "env.instruction, the verdict never shown"
+        },
+    )
+    instruction: str = field(
+        default=DEFAULT_INSTRUCTION,
+        metadata={
+            "help": "what the user says after every answer but the last (env.protocol=intrinsic)"
+        },
+    )
+    shaping_alpha: float = field(
+        default=0.0,
+        metadata={
+            "help": "intrinsic protocol: SCoRe's shaped bonus shaping_alpha * (r_T - r_1) on the "
+            "return"
+        },
+    )
 
     def __post_init__(self) -> None:
         require_non_negative("env.shaping_alpha", self.shaping_alpha)
@@ -267,11 +449,29 @@ class InfluenceConfig:
     renormalise the weights to mean 1 per prompt, as DRIFT-IW does.
     """
 
-    combine: InfluenceCombine = InfluenceCombine.PRODUCT
-    temperature: float = 1.0
-    num_queries: int = 64
-    rollouts_per_query: int = 8
-    val_max_turns: int | None = None
+    combine: InfluenceCombine = field(
+        default=InfluenceCombine.PRODUCT,
+        metadata={
+            "help": "product: each weight times exp(z / temperature), z the standardised influence;"
+            " drop_negative: zero weight for negative influence"
+        },
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "product's temperature: the larger, the closer to drift_iw's weights"},
+    )
+    num_queries: int = field(
+        default=64,
+        metadata={"help": "validation queries: the first problems of the val split"},
+    )
+    rollouts_per_query: int = field(
+        default=8,
+        metadata={"help": "episodes the round's policy draws per validation query"},
+    )
+    val_max_turns: int | None = field(
+        default=None,
+        metadata={"help": "turns of those episodes at most (null: task.max_turns)"},
+    )
 
     def __post_init__(self) -> None:
         for key in ("temperature", "num_queries", "rollouts_per_query"):
@@ -293,18 +493,44 @@ class MethodConfig:
     are unused) and combines the scores with the weights.
     """
 
-    name: str = "???"
-    family: MethodFamily = MethodFamily.IW
-    train: bool = True
+    name: str = field(
+        default="???",
+        metadata={"help": "the method's name: its directory and its key in the results"},
+    )
+    family: MethodFamily = field(
+        default=MethodFamily.IW,
+        metadata={
+            "help": "iw: weights shared rollouts (reference, uniform_sft, rft, drift_iw); "
+            "attribution: scores and refines a data pool; grpo: trains online"
+        },
+    )
+    train: bool = field(
+        default=True,
+        metadata={"help": "false: evaluate the reference policy without training it"},
+    )
     weighting: str = field(
         default=Weighting.UNIFORM.value,
         metadata={
             "help": "uniform, drift_iw, rft, or a dotted path to your weighting (README, Plug-ins)"
         },
     )
-    beta: float = 0.1
-    normalize: Normalize = Normalize.MEAN
-    loss_turns: LossTurns = LossTurns.FINAL
+    beta: float = field(
+        default=0.1,
+        metadata={
+            "help": "DRIFT-IW's temperature: weights exp(R / beta), normalised to mean 1 per prompt"
+        },
+    )
+    normalize: Normalize = field(
+        default=Normalize.MEAN,
+        metadata={
+            "help": "a step's loss divided by its number of examples (mean) or the sum of their "
+            "weights (weight_sum)"
+        },
+    )
+    loss_turns: LossTurns = field(
+        default=LossTurns.FINAL,
+        metadata={"help": "assistant turns that carry the loss: final (the last) or all"},
+    )
     batch_order: BatchOrder = field(
         default=BatchOrder.SHUFFLE,
         metadata={
@@ -313,11 +539,33 @@ class MethodConfig:
             "step holds whole groups of a prompt's trajectories"
         },
     )
-    rounds: int = 1
-    scoring: ScoringConfig | None = None
-    influence: InfluenceConfig | None = None
-    grpo: GRPOSettings | None = None
-    score: ScoreSettings | None = None
+    rounds: int = field(
+        default=1,
+        metadata={
+            "help": "> 1: iterated DRIFT-IW, each round re-samples from the last round's policy"
+        },
+    )
+    scoring: ScoringConfig | None = field(
+        default=None,
+        metadata={
+            "help": "how the attribution pool is scored and refined (null: the whole pool); with "
+            "influence, the drift_if scorer"
+        },
+    )
+    influence: InfluenceConfig | None = field(
+        default=None,
+        metadata={
+            "help": "on-policy influence that changes the weights of every round (null: none)"
+        },
+    )
+    grpo: GRPOSettings | None = field(
+        default=None,
+        metadata={"help": "the GRPO trainer's settings (family grpo)"},
+    )
+    score: ScoreSettings | None = field(
+        default=None,
+        metadata={"help": "SCoRe's two stages on the GRPO trainer (null: plain GRPO)"},
+    )
 
     def __post_init__(self) -> None:
         if self.name != MISSING:  # the dataclass default; a loaded config always has a name
@@ -379,21 +627,75 @@ class TrainerConfig:
     ``trainer.fsdp`` / ``trainer.deepspeed`` (:mod:`drift.training.strategy`).
     """
 
-    max_epochs: int = 1
-    max_steps: int = -1
-    micro_batch_size: int = 32
-    effective_batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.0
-    schedule: Schedule = Schedule.CONSTANT
-    grad_clip: float = 1.0
-    accelerator: str = "cpu"
-    devices: int = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    max_length: int = 512
+    max_epochs: int = field(
+        default=1,
+        metadata={"help": "passes over the training examples"},
+    )
+    max_steps: int = field(
+        default=-1,
+        metadata={"help": "optimiser steps at most (-1: no limit); caps GRPO's steps too"},
+    )
+    micro_batch_size: int = field(
+        default=64,
+        metadata={"help": "examples per forward and backward on each device"},
+    )
+    effective_batch_size: int = field(
+        default=64,
+        metadata={
+            "help": "examples per optimiser step: a multiple of micro_batch_size x devices x "
+            "num_nodes, the rest by gradient accumulation"
+        },
+    )
+    lr: float = field(
+        default=1e-3,
+        metadata={"help": "AdamW's learning rate"},
+    )
+    weight_decay: float = field(
+        default=0.0,
+        metadata={"help": "AdamW's weight decay"},
+    )
+    warmup_ratio: float = field(
+        default=0.0,
+        metadata={"help": "share of the optimiser steps with linear warm-up from 0, in [0, 1)"},
+    )
+    schedule: Schedule = field(
+        default=Schedule.CONSTANT,
+        metadata={
+            "help": "learning-rate schedule after the warm-up: constant, linear or cosine "
+            "(transformers.get_scheduler)"
+        },
+    )
+    grad_clip: float = field(
+        default=1.0,
+        metadata={"help": "gradient norm clipping (0: none)"},
+    )
+    accelerator: str = field(
+        default="cpu",
+        metadata={"help": "Lightning's accelerator: cpu, gpu, ..."},
+    )
+    devices: int = field(
+        default=1,
+        metadata={"help": "devices per node"},
+    )
+    num_nodes: int = field(
+        default=1,
+        metadata={"help": "nodes"},
+    )
+    strategy: str = field(
+        default="auto",
+        metadata={
+            "help": "Lightning's strategy: auto, ddp, fsdp or deepspeed (the last two built from "
+            "trainer.fsdp and trainer.deepspeed)"
+        },
+    )
+    precision: str = field(
+        default="32-true",
+        metadata={"help": "Lightning's precision: 32-true, bf16-mixed, ..."},
+    )
+    max_length: int = field(
+        default=256,
+        metadata={"help": "tokens per training example at most; longer ones are truncated"},
+    )
     truncation: Truncation = field(
         default=Truncation.RIGHT,
         metadata={
@@ -402,8 +704,14 @@ class TrainerConfig:
             "the first tokens, left the last ones, with the final answer (the DRIFT authors')",
         },
     )
-    num_workers: int = 0
-    log_every_n_steps: int = 10
+    num_workers: int = field(
+        default=0,
+        metadata={"help": "DataLoader worker processes"},
+    )
+    log_every_n_steps: int = field(
+        default=10,
+        metadata={"help": "Lightning logs metrics every this many optimiser steps"},
+    )
     keep_checkpoints: bool = field(
         default=False,
         metadata={
@@ -411,8 +719,14 @@ class TrainerConfig:
             "default it is deleted when the fit ends, the exported HF policy being the result"
         },
     )
-    fsdp: FSDPSettings = field(default_factory=FSDPSettings)
-    deepspeed: DeepSpeedSettings = field(default_factory=DeepSpeedSettings)
+    fsdp: FSDPSettings = field(
+        default_factory=FSDPSettings,
+        metadata={"help": "FSDP's settings (strategy fsdp)"},
+    )
+    deepspeed: DeepSpeedSettings = field(
+        default_factory=DeepSpeedSettings,
+        metadata={"help": "DeepSpeed's settings (strategy deepspeed)"},
+    )
 
     def __post_init__(self) -> None:
         for key in ("max_epochs", "micro_batch_size", "effective_batch_size", "lr", "devices"):
@@ -450,11 +764,34 @@ class PromptConfig:
     text split on ``action_sep`` (one action per turn, as the authors' run sets it).
     """
 
-    system: str = DRIFT_SYSTEM
-    answer_instruction: str = DRIFT_ANSWER_INSTRUCTION
-    think: bool = True
-    max_words: int = 400
-    action_sep: str = "||"
+    system: str = field(
+        default=DRIFT_SYSTEM,
+        metadata={"help": "the system message that opens every conversation"},
+    )
+    answer_instruction: str = field(
+        default=DRIFT_ANSWER_INSTRUCTION,
+        metadata={"help": "the instruction after it: where the answer goes"},
+    )
+    think: bool = field(
+        default=True,
+        metadata={
+            "help": "ask for <think> ... </think> <answer> ... </answer> and prefill the reply with"
+            " <think> (false: <answer> ... </answer>, prefilled with <answer>)"
+        },
+    )
+    max_words: int = field(
+        default=400,
+        metadata={
+            "help": "the length line's number, 'Max response length: N words (tokens).' "
+            "(drift_full's turn blocks; the authors' instruction_max_tokens)"
+        },
+    )
+    action_sep: str = field(
+        default="||",
+        metadata={
+            "help": "a turn's <answer> text is split on it; the first part is the turn's answer"
+        },
+    )
 
     def __post_init__(self) -> None:
         require_positive("prompt.max_words", self.max_words)
@@ -472,8 +809,17 @@ class BenchmarkConfig:
     directory of them (one file per subset, read in name order); ``limit`` keeps the first N
     problems after the DRIFT authors' shuffle (all when null)."""
 
-    path: str = MISSING
-    limit: int | None = None
+    path: str = field(
+        default=MISSING,
+        metadata={
+            "help": "a JSONL/JSON/parquet/CSV file, a directory of them or a glob, relative to "
+            "where drift runs"
+        },
+    )
+    limit: int | None = field(
+        default=None,
+        metadata={"help": "the first N problems after the DRIFT authors' shuffle (null: all)"},
+    )
 
 
 def _suite_benchmarks() -> dict[str, BenchmarkConfig]:
@@ -487,17 +833,63 @@ class EvalConfig:
     ``benchmarks.<name>.path``), greedy, in ``suite_max_turns`` turns of at most
     ``suite_max_new_tokens`` tokens (README, "The DRIFT paper's benchmarks")."""
 
-    greedy: bool = True
-    sampled_samples: int = 4
-    temperature: float = 1.0
-    max_new_tokens: int = 24
-    batch_size: int = 1024
-    prompt_format: PromptFormat = PromptFormat.PLAIN
-    suite: EvalSuite | None = None
-    suite_benchmarks: list[str] = field(default_factory=lambda: [b.value for b in Benchmark])
-    benchmarks: dict[str, BenchmarkConfig] = field(default_factory=_suite_benchmarks)
-    suite_max_turns: int = 5
-    suite_max_new_tokens: int = 1024
+    greedy: bool = field(
+        default=True,
+        metadata={"help": "greedy episodes on the test split"},
+    )
+    sampled_samples: int = field(
+        default=4,
+        metadata={"help": "sampled episodes per test problem (0: none)"},
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "temperature of the sampled episodes"},
+    )
+    max_new_tokens: int = field(
+        default=24,
+        metadata={
+            "help": "new tokens per assistant turn (conf/config.yaml: rollout.max_new_tokens)"
+        },
+    )
+    batch_size: int = field(
+        default=1024,
+        metadata={
+            "help": "conversations per generation batch (conf/config.yaml: rollout.batch_size)"
+        },
+    )
+    prompt_format: PromptFormat = field(
+        default=PromptFormat.PLAIN,
+        metadata={
+            "help": "plain (the task's messages), drift_full or drift_simple: the DRIFT authors' "
+            "prompts (settings under prompt.*)"
+        },
+    )
+    suite: EvalSuite | None = field(
+        default=None,
+        metadata={
+            "help": "drift_paper: after the test split, also the DRIFT paper's six benchmarks, "
+            "greedy (null: none)"
+        },
+    )
+    suite_benchmarks: list[str] = field(
+        default_factory=lambda: [b.value for b in Benchmark],
+        metadata={"help": "the suite's benchmarks that run"},
+    )
+    benchmarks: dict[str, BenchmarkConfig] = field(
+        default_factory=_suite_benchmarks,
+        metadata={
+            "help": "name -> where each benchmark's test split is read from, and how many of its "
+            "problems"
+        },
+    )
+    suite_max_turns: int = field(
+        default=5,
+        metadata={"help": "turns per benchmark episode"},
+    )
+    suite_max_new_tokens: int = field(
+        default=1024,
+        metadata={"help": "new tokens per turn on the benchmarks"},
+    )
 
     def __post_init__(self) -> None:
         require_non_negative("eval.sampled_samples", self.sampled_samples)
@@ -544,11 +936,26 @@ class LoggerConfig:
 
     The W&B keys go to Lightning's ``WandbLogger`` (and through it to ``wandb.init``)."""
 
-    name: LoggerName = LoggerName.CSV
-    project: str = "drift"
-    group: str | None = None
-    mode: WandbMode = WandbMode.OFFLINE
-    tags: list[str] = field(default_factory=list)
+    name: LoggerName = field(
+        default=LoggerName.CSV,
+        metadata={"help": "csv (Lightning's CSV logger in the run directory), wandb or none"},
+    )
+    project: str = field(
+        default="drift",
+        metadata={"help": "W&B project"},
+    )
+    group: str | None = field(
+        default=None,
+        metadata={"help": "W&B group (null: none)"},
+    )
+    mode: WandbMode = field(
+        default=WandbMode.OFFLINE,
+        metadata={"help": "W&B mode: offline (no account needed; wandb sync later) or online"},
+    )
+    tags: list[str] = field(
+        default_factory=list,
+        metadata={"help": "W&B tags"},
+    )
     entity: str | None = field(
         default=None, metadata={"help": "W&B team or user the runs go to (null: your default)"}
     )
@@ -592,34 +999,115 @@ class LoggerConfig:
 class PathsConfig:
     """Run directory (Hydra's) and the cache shared by runs with the same upstream config."""
 
-    root_dir: str = "."
-    log_dir: str = "outputs"
-    output_dir: str = "outputs/run"
-    cache_dir: str = "outputs/cache"
+    root_dir: str = field(
+        default=".",
+        metadata={"help": "where everything is written (conf/paths: $DRIFT_ROOT, else .)"},
+    )
+    log_dir: str = field(
+        default="outputs",
+        metadata={"help": "runs and multiruns go under it"},
+    )
+    output_dir: str = field(
+        default="outputs/run",
+        metadata={"help": "this run's directory (Hydra's)"},
+    )
+    cache_dir: str = field(
+        default="outputs/cache",
+        metadata={
+            "help": "artifacts keyed by the hash of the config that built them (reference model, "
+            "rollouts), shared by every run and seed that needs the same one"
+        },
+    )
 
 
 @dataclass
 class DriftConfig:
     """The whole run. ``compare`` (name -> method) runs several methods on shared artifacts."""
 
-    seed: int = 0
-    name: str = "default"
-    task: TaskConfig = field(default_factory=TaskConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    method: MethodConfig = field(default_factory=MethodConfig)
-    compare: dict[str, MethodConfig] = field(default_factory=dict)
-    rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    reward: RewardConfig = field(default_factory=RewardConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
-    prompt: PromptConfig = field(default_factory=PromptConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    attribution: FeatureConfig = field(default_factory=FeatureConfig)
-    study: StudyConfig = field(default_factory=StudyConfig)
-    objective: str = "acc@5"
-    num_threads: int | None = None
+    seed: int = field(
+        default=0,
+        metadata={"help": "the run's seed"},
+    )
+    name: str = field(
+        default="default",
+        metadata={
+            "help": "the run's name, in its directory <time>_<name> (conf/config.yaml: the "
+            "method's)"
+        },
+    )
+    task: TaskConfig = field(
+        default_factory=TaskConfig,
+        metadata={"help": "where problems come from and the episode around them"},
+    )
+    model: ModelConfig = field(
+        default_factory=ModelConfig,
+        metadata={"help": "the model a run starts from"},
+    )
+    method: MethodConfig = field(
+        default_factory=MethodConfig,
+        metadata={"help": "the method of a single-method run"},
+    )
+    compare: dict[str, MethodConfig] = field(
+        default_factory=dict,
+        metadata={
+            "help": "name -> method: the methods a preset compares on shared artifacts (empty: "
+            "method alone)"
+        },
+    )
+    rollout: RolloutConfig = field(
+        default_factory=RolloutConfig,
+        metadata={"help": "how trajectories are sampled from the reference policy"},
+    )
+    reward: RewardConfig = field(
+        default_factory=RewardConfig,
+        metadata={"help": "the verifier and the shape of the return"},
+    )
+    env: EnvConfig = field(
+        default_factory=EnvConfig,
+        metadata={"help": "the user side of a multi-turn episode"},
+    )
+    prompt: PromptConfig = field(
+        default_factory=PromptConfig,
+        metadata={"help": "the DRIFT authors' prompt protocol"},
+    )
+    trainer: TrainerConfig = field(
+        default_factory=TrainerConfig,
+        metadata={"help": "optimisation and Lightning settings shared by every method"},
+    )
+    eval: EvalConfig = field(
+        default_factory=EvalConfig,
+        metadata={"help": "the multi-turn evaluation after training"},
+    )
+    logger: LoggerConfig = field(
+        default_factory=LoggerConfig,
+        metadata={"help": "where metrics go"},
+    )
+    paths: PathsConfig = field(
+        default_factory=PathsConfig,
+        metadata={"help": "where a run writes"},
+    )
+    attribution: FeatureConfig = field(
+        default_factory=FeatureConfig,
+        metadata={"help": "per-example gradient features"},
+    )
+    study: StudyConfig = field(
+        default_factory=StudyConfig,
+        metadata={"help": "the attribution study"},
+    )
+    objective: str = field(
+        default="acc@5",
+        metadata={
+            "help": "the metric a single-method run returns to a sweeper, which maximises it "
+            "(conf/config.yaml: acc@<task.max_turns>)"
+        },
+    )
+    num_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "CPU threads for torch (null: torch's default); on a busy machine 1 per process"
+            " avoids OpenMP spin-waiting"
+        },
+    )
 
     def __post_init__(self) -> None:
         require_identifier("name", self.name)

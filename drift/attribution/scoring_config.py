@@ -128,21 +128,69 @@ class ScoringConfig:
     normalize_per_group: bool = field(
         default=True, metadata={"help": "unit-normalise each query's signed sum before summing"}
     )
-    preconditioner: PreconditionerName = field(default=PreconditionerName.IDENTITY)
+    preconditioner: PreconditionerName = field(
+        default=PreconditionerName.IDENTITY,
+        metadata={
+            "help": "between training features and targets: identity, adam (LESS's Adam-transformed"
+            " gradients), fisher (damped empirical Fisher) or cg (conjugate gradients on "
+            "the damped Hessian)"
+        },
+    )
     damping: float = field(
         default=0.1,
         metadata={"help": "fisher: multiple of the mean eigenvalue; cg: absolute λ in (H+λI)"},
     )
-    adam_form: AdamForm = field(default=AdamForm.PAPER)
-    cg_max_iter: int = 100
-    cg_tol: float = 1e-6
-    debias: DebiasMode = field(default=DebiasMode.COSINE)
+    adam_form: AdamForm = field(
+        default=AdamForm.PAPER,
+        metadata={
+            "help": "preconditioner=adam: paper (LESS paper's: bias-corrected, eps outside the "
+            "root) or less_code (LESS's collect_grad_reps.py)"
+        },
+    )
+    cg_max_iter: int = field(
+        default=100,
+        metadata={"help": "preconditioner=cg: iterations at most"},
+    )
+    cg_tol: float = field(
+        default=1e-6,
+        metadata={"help": "preconditioner=cg: tolerance on the residual"},
+    )
+    debias: DebiasMode = field(
+        default=DebiasMode.COSINE,
+        metadata={
+            "help": "against the gradient norm: none, cosine, power (divide by the norm to the "
+            "power alpha) or residual"
+        },
+    )
     alpha: float = field(default=1.0, metadata={"help": "exponent of ‖g‖ for debias=power"})
-    perplexity_mode: PerplexityMode = PerplexityMode.MID
-    embedding_reduce: EmbeddingReduce = EmbeddingReduce.MAX
-    refinement: Refinement = Refinement.TOP
+    perplexity_mode: PerplexityMode = field(
+        default=PerplexityMode.MID,
+        metadata={
+            "help": "method=perplexity: low keeps the examples of lowest token-mean loss, mid those"
+            " nearest the median"
+        },
+    )
+    embedding_reduce: EmbeddingReduce = field(
+        default=EmbeddingReduce.MAX,
+        metadata={
+            "help": "method=embedding: similarity to the nearest validation query (max) or the mean"
+            " over them"
+        },
+    )
+    refinement: Refinement = field(
+        default=Refinement.TOP,
+        metadata={
+            "help": "scores to training data: top (keep the top fraction), drop_negative (drop "
+            "negative scores) or weights (SFT weights, weight_mode)"
+        },
+    )
     fraction: float = field(default=0.5, metadata={"help": "share kept by refinement=top"})
-    weight_mode: WeightMode = WeightMode.SOFTMAX
+    weight_mode: WeightMode = field(
+        default=WeightMode.SOFTMAX,
+        metadata={
+            "help": "refinement=weights: softmax of z-scores at temperature, or linear in rank"
+        },
+    )
     temperature: float = field(default=1.0, metadata={"help": "softmax temperature on z-scores"})
     random_seed: int = field(default=0, metadata={"help": "seed of method=random"})
 

@@ -54,13 +54,29 @@ class ArithmeticConfig:
     """
 
     operations: list[ArithmeticOp] = field(
-        default_factory=lambda: [ArithmeticOp.ADD, ArithmeticOp.SUB, ArithmeticOp.MUL]
+        default_factory=lambda: [ArithmeticOp.ADD, ArithmeticOp.SUB, ArithmeticOp.MUL],
+        metadata={"help": "single-step operations, spread evenly: add, sub, mul"},
     )
-    min_operand: int = 10
-    max_operand: int = 99
-    max_multiplier: int = 9
-    two_step_fraction: float = 0.0
-    templates: list[str] = field(default_factory=lambda: list(DEFAULT_TEMPLATES))
+    min_operand: int = field(
+        default=10,
+        metadata={"help": "smallest operand"},
+    )
+    max_operand: int = field(
+        default=99,
+        metadata={"help": "largest operand (<= 999)"},
+    )
+    max_multiplier: int = field(
+        default=9,
+        metadata={"help": "multiplication: an operand times a multiplier in [2, max_multiplier]"},
+    )
+    two_step_fraction: float = field(
+        default=0.0,
+        metadata={"help": "share of two-step word problems (a + b - c)"},
+    )
+    templates: list[str] = field(
+        default_factory=lambda: list(DEFAULT_TEMPLATES),
+        metadata={"help": "phrasings of single-step problems ({expr} becomes, say, 43 - 75)"},
+    )
 
     def __post_init__(self) -> None:
         require_positive("task.arithmetic.min_operand", self.min_operand)

@@ -24,13 +24,34 @@ class TinyModelConfig:
     Qwen2.5 dimensions builds a stand-in of that shape where no hub is reachable.
     """
 
-    architecture: Architecture = Architecture.LLAMA
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 2
-    num_kv_heads: int | None = None  # None: as many as num_heads
-    intermediate_size: int = 256
-    max_position_embeddings: int = 256
+    architecture: Architecture = field(
+        default=Architecture.LLAMA,
+        metadata={"help": "llama or qwen2"},
+    )
+    hidden_size: int = field(
+        default=64,
+        metadata={"help": "hidden size"},
+    )
+    num_layers: int = field(
+        default=2,
+        metadata={"help": "decoder layers"},
+    )
+    num_heads: int = field(
+        default=2,
+        metadata={"help": "attention heads"},
+    )
+    num_kv_heads: int | None = field(
+        default=None,
+        metadata={"help": "key-value heads (null: as many as num_heads)"},
+    )
+    intermediate_size: int = field(
+        default=256,
+        metadata={"help": "MLP size"},
+    )
+    max_position_embeddings: int = field(
+        default=256,
+        metadata={"help": "longest sequence"},
+    )
 
     def __post_init__(self) -> None:
         for key in ("hidden_size", "num_layers", "num_heads", "intermediate_size"):
@@ -47,13 +68,29 @@ class TinyModelConfig:
 class LoraConfig:
     """PEFT LoRA adapter settings; ``model.lora: null`` means full fine-tuning."""
 
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    r: int = field(
+        default=8,
+        metadata={"help": "LoRA rank"},
     )
-    merge_on_export: bool = True
+    alpha: int = field(
+        default=16,
+        metadata={"help": "LoRA alpha (the update is scaled by alpha / r)"},
+    )
+    dropout: float = field(
+        default=0.0,
+        metadata={"help": "LoRA dropout"},
+    )
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        metadata={"help": "module names that get an adapter"},
+    )
+    merge_on_export: bool = field(
+        default=True,
+        metadata={
+            "help": "export the policy with the adapter merged into the weights (false: the adapter"
+            " alone)"
+        },
+    )
 
     def __post_init__(self) -> None:
         require_positive("model.lora.r", self.r)
@@ -70,13 +107,41 @@ class WarmupConfig:
     start learned the rule far more slowly: every batch pads to its longest conversation.
     """
 
-    enabled: bool = True
-    steps: int = 1500
-    multi_turn_steps: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    num_examples: int = 20000
-    multi_turn_fraction: float = 0.5
+    enabled: bool = field(
+        default=True,
+        metadata={
+            "help": "warm the tiny model up into the reference policy (cached under "
+            "paths.cache_dir)"
+        },
+    )
+    steps: int = field(
+        default=1500,
+        metadata={"help": "single-turn steps: the task's rule"},
+    )
+    multi_turn_steps: int = field(
+        default=100,
+        metadata={
+            "help": "then steps on a mix with wrong answers and feedback: answering after feedback"
+        },
+    )
+    batch_size: int = field(
+        default=64,
+        metadata={"help": "examples per warm-up step"},
+    )
+    lr: float = field(
+        default=1e-3,
+        metadata={"help": "warm-up learning rate"},
+    )
+    num_examples: int = field(
+        default=20000,
+        metadata={"help": "warm-up examples generated"},
+    )
+    multi_turn_fraction: float = field(
+        default=0.5,
+        metadata={
+            "help": "share of the mixed phase's conversations that show wrong answers and feedback"
+        },
+    )
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "lr", "num_examples"):
@@ -127,14 +192,43 @@ class ModelConfig:
     directory of an installed package that ships one.
     """
 
-    name_or_path: str = "tiny"
-    gguf_file: str | None = None
-    dtype: DType = DType.FLOAT32
-    trust_remote_code: bool = False
-    attn_implementation: str = "eager"
-    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
-    lora: LoraConfig | None = None
-    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    name_or_path: str = field(
+        default="tiny",
+        metadata={
+            "help": "a hub id (org/name), a local directory, or tiny (a model built from "
+            "model.tiny)"
+        },
+    )
+    gguf_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "a GGUF file inside the directory name_or_path (de-quantised and cached once)"
+        },
+    )
+    dtype: DType = field(
+        default=DType.FLOAT32,
+        metadata={"help": "float32, bfloat16 or float16"},
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={"help": "let transformers run the model's own code"},
+    )
+    attn_implementation: str = field(
+        default="eager",
+        metadata={"help": "transformers' attention: eager, sdpa, ..."},
+    )
+    tiny: TinyModelConfig = field(
+        default_factory=TinyModelConfig,
+        metadata={"help": "the shape of the tiny model"},
+    )
+    lora: LoraConfig | None = field(
+        default=None,
+        metadata={"help": "the PEFT LoRA adapter (null: full fine-tuning)"},
+    )
+    warmup: WarmupConfig = field(
+        default_factory=WarmupConfig,
+        metadata={"help": "the warm-up that makes the tiny reference policy"},
+    )
 
     def __post_init__(self) -> None:
         if self.gguf_file is not None and self.is_tiny:

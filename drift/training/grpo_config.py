@@ -9,7 +9,7 @@ Only ``drift.errors`` and ``drift.enums`` are imported: ``drift.config`` imports
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from drift.errors import ConfigError, require_choice, require_non_negative, require_positive
@@ -62,25 +62,96 @@ class GRPOSettings:
     normalised among the group's episodes that reached that turn (:mod:`drift.training.grpo`).
     """
 
-    steps: int = 2000
-    num_generations: int = 8
-    per_device_train_batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    loss_type: GRPOLoss = GRPOLoss.GRPO
-    scale_rewards: RewardScaling = RewardScaling.GROUP
-    advantage: AdvantageLevel = AdvantageLevel.TURN
-    beta: float = 0.0
-    epsilon: float = 0.2
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_completion_length: int = 24
-    rollout_batch_size: int = 1024
-    logging_steps: int = 50
-    use_cpu: bool | None = None
-    gradient_checkpointing: bool = False
+    steps: int = field(
+        default=2000,
+        metadata={"help": "optimiser steps"},
+    )
+    num_generations: int = field(
+        default=8,
+        metadata={"help": "episodes per prompt: the group whose returns are compared (>= 2)"},
+    )
+    per_device_train_batch_size: int = field(
+        default=32,
+        metadata={"help": "episodes per step: a multiple of num_generations"},
+    )
+    gradient_accumulation_steps: int = field(
+        default=1,
+        metadata={"help": "TRL's gradient accumulation"},
+    )
+    lr: float = field(
+        default=5e-4,
+        metadata={"help": "learning rate (TRL's 1e-6 learns nothing at the tiny model's size)"},
+    )
+    weight_decay: float = field(
+        default=0.0,
+        metadata={"help": "weight decay"},
+    )
+    max_grad_norm: float = field(
+        default=1.0,
+        metadata={"help": "gradient norm clipping"},
+    )
+    loss_type: GRPOLoss = field(
+        default=GRPOLoss.GRPO,
+        metadata={
+            "help": "TRL's loss_type: grpo, dr_grpo, dapo (collapsed in the CPU probe) or bnpo"
+        },
+    )
+    scale_rewards: RewardScaling = field(
+        default=RewardScaling.GROUP,
+        metadata={
+            "help": "TRL's scale_rewards: divide advantages by the group's, the batch's or no std"
+        },
+    )
+    advantage: AdvantageLevel = field(
+        default=AdvantageLevel.TURN,
+        metadata={
+            "help": "turn: each assistant turn gets its own return-to-go; episode: the episode's "
+            "return (plain GRPO)"
+        },
+    )
+    beta: float = field(
+        default=0.0,
+        metadata={
+            "help": "KL to the reference, a frozen copy (0: none; conf/method/grpo.yaml: 0.04)"
+        },
+    )
+    epsilon: float = field(
+        default=0.2,
+        metadata={"help": "PPO-style clipping of the probability ratio"},
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "sampling temperature of the episodes"},
+    )
+    top_p: float = field(
+        default=1.0,
+        metadata={"help": "nucleus sampling of the episodes, in (0, 1]"},
+    )
+    max_completion_length: int = field(
+        default=24,
+        metadata={
+            "help": "tokens per assistant turn, not per episode (conf/method/grpo.yaml: "
+            "rollout.max_new_tokens)"
+        },
+    )
+    rollout_batch_size: int = field(
+        default=1024,
+        metadata={
+            "help": "conversations per generation batch (conf/method/grpo.yaml: rollout.batch_size)"
+        },
+    )
+    logging_steps: int = field(
+        default=50,
+        metadata={"help": "log every this many steps"},
+    )
+    use_cpu: bool | None = field(
+        default=None,
+        metadata={"help": "train on the CPU (null: when no GPU is visible)"},
+    )
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "recompute activations in the backward pass to save memory"},
+    )
 
     def __post_init__(self) -> None:
         positive = ("steps", "per_device_train_batch_size", "gradient_accumulation_steps", "lr")
@@ -125,9 +196,25 @@ class ScoreSettings:
     :class:`drift.config.DriftConfig`).
     """
 
-    stage1_steps: int = 1000
-    beta2: float = 0.1
-    alpha: float = 10.0
+    stage1_steps: int = field(
+        default=1000,
+        metadata={
+            "help": "SCoRe's stage I: the first steps of method.grpo.steps; stage II runs the rest"
+        },
+    )
+    beta2: float = field(
+        default=0.1,
+        metadata={
+            "help": "stage I's KL on the first attempt (the paper's value as we take it, unchecked)"
+        },
+    )
+    alpha: float = field(
+        default=10.0,
+        metadata={
+            "help": "stage II's bonus alpha (r_2 - r_1) (the paper's value as we take it, "
+            "unchecked)"
+        },
+    )
 
     def __post_init__(self) -> None:
         require_positive("method.score.stage1_steps", self.stage1_steps)

@@ -26,11 +26,32 @@ class FSDPSettings:
     checkpoints; the exported HF policy always gets the full weights (gathered on rank 0).
     """
 
-    sharding_strategy: str = "FULL_SHARD"
-    wrap_layers: list[str] = field(default_factory=list)
-    activation_checkpointing: bool = False
-    cpu_offload: bool = False
-    state_dict_type: str = "full"
+    sharding_strategy: str = field(
+        default="FULL_SHARD",
+        metadata={"help": "FULL_SHARD, SHARD_GRAD_OP, NO_SHARD or HYBRID_SHARD"},
+    )
+    wrap_layers: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "module classes wrapped as FSDP units (empty: the model's _no_split_modules, "
+            "its decoder layer)"
+        },
+    )
+    activation_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "checkpoint the wrapped layers' activations"},
+    )
+    cpu_offload: bool = field(
+        default=False,
+        metadata={"help": "offload parameters to CPU memory"},
+    )
+    state_dict_type: str = field(
+        default="full",
+        metadata={
+            "help": "format of Lightning's checkpoints: full or sharded (the exported policy is "
+            "always full)"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.sharding_strategy not in SHARDING_STRATEGIES:
@@ -50,9 +71,18 @@ class DeepSpeedSettings:
     """Lightning's ``DeepSpeedStrategy``: ZeRO ``stage`` 1-3 (3 partitions the parameters too,
     as the DRIFT-IW reference code trains), optionally offloading to CPU memory."""
 
-    stage: int = 3
-    offload_optimizer: bool = False
-    offload_parameters: bool = False
+    stage: int = field(
+        default=3,
+        metadata={"help": "ZeRO stage: 1, 2 or 3 (3 partitions the parameters too)"},
+    )
+    offload_optimizer: bool = field(
+        default=False,
+        metadata={"help": "optimiser state in CPU memory"},
+    )
+    offload_parameters: bool = field(
+        default=False,
+        metadata={"help": "parameters in CPU memory (stage 3)"},
+    )
 
     def __post_init__(self) -> None:
         if self.stage not in (1, 2, 3):
