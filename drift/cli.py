@@ -114,9 +114,10 @@ def main() -> None:
     """`drift [overrides]`; without an experiment, method or search, the embedded demo
     (`experiment=demo`, see :func:`with_default_experiment`).
 
-    `drift report DIR` tabulates and plots every run under DIR instead; `drift bench NAME`
-    times a hot path against its baseline (:mod:`drift.bench.cli`); `drift eval policy=DIR
-    [overrides]` evaluates a saved policy (:mod:`drift.eval_cli`).
+    `drift --help [SECTION ...]` lists the config groups and every key with its default and help
+    (:mod:`drift.config_help`); `drift report DIR` tabulates and plots every run under DIR
+    instead; `drift bench NAME` times a hot path against its baseline (:mod:`drift.bench.cli`);
+    `drift eval policy=DIR [overrides]` evaluates a saved policy (:mod:`drift.eval_cli`).
     """
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         from drift.evaluation.aggregate import main as report_main
@@ -126,6 +127,11 @@ def main() -> None:
         from drift.bench.cli import main as bench_main
 
         raise SystemExit(bench_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] in ("--help", "-h"):
+        from drift.config_help import render
+
+        print(render(Path(CONFIG_DIR), sys.argv[2:]))
+        raise SystemExit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "eval":
         try:
             sys.argv[1:] = eval_args(sys.argv[2:])
