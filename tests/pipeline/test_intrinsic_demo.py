@@ -15,11 +15,9 @@ from drift.pipeline.run import run
 def test_intrinsic_demo_runs_every_attempt_and_reports_the_turn_metrics(
     compose_cfg, tmp_path, capsys
 ):
-    overrides = ["experiment=intrinsic_demo", "debug=fast", "num_threads=1"]
-    # debug=fast's 30 + 10 warm-up steps leave about one right second attempt in 32 episodes,
-    # too few for rft to make an optimiser step; 100 + 20 and 8 samples give 8 in 64 (~30 s)
-    warmup = ["model.warmup.steps=100", "model.warmup.multi_turn_steps=20", "rollout.num_samples=8"]
-    cfg = load_config(compose_cfg([*overrides, *warmup]))
+    # debug=fast with conf/debug/preset/fast_intrinsic_demo.yaml: enough right second attempts
+    # for rft to make an optimiser step
+    cfg = load_config(compose_cfg(["experiment=intrinsic_demo", "debug=fast", "num_threads=1"]))
     assert cfg.env.protocol == Protocol.INTRINSIC and cfg.task.max_turns == 2
     summary = run(cfg, resolved={})
     methods = summary["methods"]

@@ -74,3 +74,13 @@ def test_smollm_intrinsic_takes_smollm_iw_sizes_and_budgets_score_like_grpo(comp
     own = load_config(compose_cfg(alone)).method
     assert (score.beta, methods["score"].score.beta2) == (own.grpo.beta, own.score.beta2)  # KL
     assert 2 * methods["score"].score.stage1_steps == score.steps
+
+
+def test_debug_fast_lets_rft_step_on_one_right_second_attempt_of_smollm_intrinsic(compose_cfg):
+    """conf/debug/preset/fast_smollm_intrinsic.yaml: one micro-batch per step and 8 samples."""
+    cfg = load_config(compose_cfg(["experiment=smollm_intrinsic", "debug=fast"]))
+    assert cfg.trainer.micro_batch_size == cfg.trainer.effective_batch_size == 8
+    assert cfg.rollout.num_samples == 8
+    assert (cfg.task.num_train, cfg.trainer.max_steps) == (8, 4)  # the rest is debug=fast's
+    iw = load_config(compose_cfg(["experiment=smollm_iw", "debug=fast"]))
+    assert (iw.trainer.micro_batch_size, iw.rollout.num_samples) == (4, 4)  # no preset file
