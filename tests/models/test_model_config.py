@@ -73,7 +73,9 @@ def test_a_missing_model_path_stops_the_composed_config(compose_cfg, tmp_path):
 
 def test_composed_model_group_reaches_the_dataclasses(compose_cfg):
     # the schema's model.lora is null: a LoRA adapter comes in through its config group
-    cfg = load_config(compose_cfg(["+model/lora=default", "model.lora.r=4", "model.warmup.steps=10"]))
+    cfg = load_config(
+        compose_cfg(["+model/lora=default", "model.lora.r=4", "model.warmup.steps=10"])
+    )
     assert isinstance(cfg.model, ModelConfig)
     assert cfg.model.lora is not None and cfg.model.lora.r == 4
     assert cfg.model.warmup.steps == 10
