@@ -55,6 +55,7 @@ def test_settings_that_do_not_shape_the_artifacts_keep_their_keys(compose_cfg, o
         ("model.tiny.hidden_size=32", True),
         ("model.warmup.steps=3", True),
         ("trainer.schedule=cosine", True),  # kept by the warm-up's trainer
+        ("trainer.truncation=left", True),  # the warm-up's long examples are cut otherwise
         ("seed=1", True),
         ("task.num_train=5", False),
         ("task.max_turns=3", False),
@@ -73,6 +74,11 @@ def test_settings_that_shape_an_artifact_change_its_key(compose_cfg, override, r
     changed_reference, changed_rollouts = keys(compose_cfg, override)
     assert changed_rollouts != rollouts
     assert (changed_reference != reference) == reference_too
+
+
+def test_the_default_truncation_keeps_the_reference_keys_made_before_it(compose_cfg):
+    trainer = reference_config(load_config(compose_cfg(BASE)))["trainer"]
+    assert sorted(trainer) == ["grad_clip", "max_length", "precision", "schedule"]
 
 
 def test_a_new_policy_draws_new_rollouts(compose_cfg):
