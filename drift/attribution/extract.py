@@ -38,6 +38,19 @@ from drift.utils.progress import progress
 log = logging.getLogger(__name__)
 
 Step = Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]  # batch -> ([B, dim], ‖g‖² [B])
+Projection = Callable[[dict[str, Tensor]], Tensor]  # name -> [B, d_out, d_in]  =>  [B, dim]
+
+
+def feature_projection(model: nn.Module, cfg: FeatureConfig, device: torch.device) -> Projection:
+    """The map from per-layer weight gradients to the feature space of :func:`extract_features`
+    (same layers, same seeded projector), for gradients computed outside the extractor."""
+    shapes = layer_shapes(select_layers(model, cfg.layers))
+    kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
+    if cfg.impl == FeatureImpl.HOOKS:
+        return kron.project_grads
+    n_params = sum(d_out * d_in for d_out, d_in in shapes.values())
+    dense = DenseProjector(n_params, cfg.loop_dim or kron.dim, cfg.seed, cfg.loop_chunk)
+    return lambda grads: dense.project(torch.cat([grads[n].flatten(1) for n in shapes], dim=1))
 
 
 def feature_settings(

@@ -29,6 +29,7 @@ from typing import Any
 import lightning
 import numpy as np
 
+from drift.attribution.directions import MethodSkipped
 from drift.attribution.scoring_config import Refinement, ScoringMethod
 from drift.attribution.select import drop_negative, scores_to_weights, select_top
 from drift.config import ConfigError, DriftConfig, MethodConfig, MethodFamily
@@ -38,7 +39,7 @@ from drift.evaluation.report import markdown_table, print_table
 from drift.models.factory import export_hf
 from drift.pipeline.attribution_features import FeatureBank, feature_device
 from drift.pipeline.attribution_pool import StudyTask, study_pool, study_queries, study_task
-from drift.pipeline.attribution_scores import MethodSkipped, StudyData, drift_if_scores, score
+from drift.pipeline.attribution_scores import StudyData, drift_if_scores, score
 from drift.pipeline.attribution_warmup import ensure_warmup, load_base, study_trainer
 from drift.pipeline.cache_keys import cache_key, episodes_config
 from drift.pipeline.evaluate import evaluate_policy_dir

@@ -20,7 +20,7 @@ them (:mod:`drift.attribution.fill`); scoring then reads the merged stores on ev
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,13 +29,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from drift.attribution.config import FeatureConfig, FeatureImpl
-from drift.attribution.extract import extract_features, feature_settings, store_key
+from drift.attribution.adam_features import AdamFeatures
+from drift.attribution.extract import (
+    Projection,
+    extract_features,
+    feature_projection,
+    feature_settings,
+    store_key,
+)
 from drift.attribution.fill import fill_store, open_store
-from drift.attribution.hooks import GradientCollector
 from drift.attribution.layers import layer_shapes, select_layers
-from drift.attribution.precondition import adam_transform
-from drift.attribution.projection import DenseProjector, KroneckerProjector
 from drift.attribution.scoring_config import AdamForm
 from drift.attribution.store import FeatureStore
 from drift.attribution.targets import TargetSet
@@ -57,35 +60,15 @@ from drift.utils.hashing import config_hash
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 8192
-Projection = Callable[[dict[str, Tensor]], Tensor]  # name -> [B, d_out, d_in]  =>  [B, dim]
-
 
 class StoreMismatch(ValueError):
     """A feature store's rows do not line up with the examples they should describe."""
-
-
-def projection(model: nn.Module, cfg: FeatureConfig, device: torch.device) -> Projection:
-    """The map from per-layer weight gradients to the feature space of :func:`extract_features`
-    (same layers, same seeded projector), for gradients computed outside the extractor."""
-    shapes = layer_shapes(select_layers(model, cfg.layers))
-    kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
-    if cfg.impl == FeatureImpl.HOOKS:
-        return kron.project_grads
-    n_params = sum(d_out * d_in for d_out, d_in in shapes.values())
-    dense = DenseProjector(n_params, cfg.loop_dim or kron.dim, cfg.seed, cfg.loop_chunk)
-    return lambda grads: dense.project(torch.cat([grads[n].flatten(1) for n in shapes], dim=1))
 
 
 def feature_device(cfg: DriftConfig) -> str:
     """Where features are computed: the GPU when the trainer uses one and it is visible."""
     gpu = cfg.trainer.accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
     return "cuda" if gpu else "cpu"
-
-
-def chunks(store: FeatureStore) -> Iterator[np.ndarray]:
-    """The store's feature rows, chunk by chunk."""
-    return (chunk for _, chunk in store.iter_chunks(CHUNK_ROWS))
 
 
 class FeatureBank:
@@ -179,7 +162,7 @@ class FeatureBank:
             cfg, layer_shapes(modules), ids, self.cfg.model.name_or_path, ckpt.key
         )
         settings["adam_form"] = AdamForm(form).value
-        project = projection(model, cfg, self.device)
+        project = feature_projection(model, cfg, self.device)
         dim = int(project(_zero_grads(modules, self.device)).shape[1])
         key = store_key([ckpt.key], cfg, self.pool, "adam", settings)
         ranks = Ranks.current()
@@ -210,63 +193,6 @@ class FeatureBank:
         ]
         rows = torch.cat(parts).cpu().numpy()
         return rows, np.linalg.norm(rows, axis=1)
-
-
-class AdamFeatures:
-    """LESS's feature of a batch: each example's exact weight gradient (hooks with an identity
-    projection), transformed by a snapshot's Adam state, then projected by ``project``.
-
-    ``state`` maps layer name -> ``exp_avg``, ``exp_avg_sq`` [d_out, d_in] and ``step`` (the
-    optimiser's count of updates taken; the paper form's bias correction uses step + 1).
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        modules: dict[str, nn.Linear],
-        state: dict[str, dict[str, Tensor]],
-        betas: tuple[float, float],
-        eps: float,
-        form: AdamForm,
-        project: Projection,
-    ) -> None:
-        self.model, self.modules, self.project = model, modules, project
-        self.shapes = layer_shapes(modules)
-        widest = max(max(s) for s in self.shapes.values())
-        device = next(model.parameters()).device
-        self.identity = KroneckerProjector(self.shapes, widest, widest, 0, device)
-        self.state = {n: {k: v.to(device) for k, v in s.items()} for n, s in state.items()}
-        self.betas, self.eps, self.form = betas, eps, AdamForm(form)
-
-    def __call__(self, batch: dict[str, Tensor]) -> Tensor:
-        """Features [B, dim] of a right-padded batch (input_ids, attention_mask, loss_mask)."""
-        ids, mask = batch["input_ids"], batch["attention_mask"]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            collector = GradientCollector(self.model, self.modules, self.identity)
-            with collector as col, torch.enable_grad():
-                col.set_mask(mask)
-                logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
-                flat, _ = col.backward(per_example_loss(logits, ids, batch["loss_mask"]))
-        finally:
-            self.model.train(was_training)
-        grads = _split(flat, self.shapes)
-        moved = {}
-        for n, g in grads.items():
-            s = self.state[n]
-            step = int(s["step"])
-            moved[n] = adam_transform(
-                g, s["exp_avg"], s["exp_avg_sq"], self.form, self.betas, self.eps, step
-            )
-        return self.project(moved).detach()
-
-
-def _split(flat: Tensor, shapes: dict[str, tuple[int, int]]) -> dict[str, Tensor]:
-    """Exact flattened gradients [B, Σ d_out·d_in] -> name -> [B, d_out, d_in]."""
-    sizes = [d_out * d_in for d_out, d_in in shapes.values()]
-    parts = torch.split(flat, sizes, dim=1)
-    return {n: p.reshape(-1, *shapes[n]) for n, p in zip(shapes, parts, strict=True)}
 
 
 def _zero_grads(modules: dict[str, nn.Linear], device: torch.device) -> dict[str, Tensor]:

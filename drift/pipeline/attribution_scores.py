@@ -1,4 +1,5 @@
-"""Every scorer of the attribution study: pool features + validation targets -> scores [N].
+"""Every scorer of the attribution study, wired: the pool's features (:class:`FeatureBank`) and
+the validation targets into the maths of :mod:`drift.attribution` -> scores [N].
 
 Higher score = more helpful (kept first). Targets per method:
 
@@ -15,21 +16,20 @@ Higher score = more helpful (kept first). Targets per method:
   Hessian-vector products on a pool subsample), projected into the feature space.
 - perplexity, embedding, random: no gradients.
 
-Bad validation sets take documented paths: with ``scheme`` balanced/advantage and no query that
-has both a correct and an incorrect rollout, drift_if falls back to ``sign`` (each rollout ±1:
-all-correct targets pull towards the model's answers, all-wrong ones push away) and reports
-``targets/fallback_sign = 1``; prism with no incorrect rollout at all raises
-:class:`MethodSkipped` (the study records the reason and goes on with the other methods).
+Bad validation sets take documented paths (:mod:`drift.attribution.directions`): with ``scheme``
+balanced/advantage and no query that has both a correct and an incorrect rollout, drift_if falls
+back to ``sign`` (each rollout ±1: all-correct targets pull towards the model's answers,
+all-wrong ones push away) and reports ``targets/fallback_sign = 1``; prism with no incorrect
+rollout at all raises :class:`MethodSkipped` (the study records the reason and goes on with the
+other methods).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from drift.attribution.baselines import (
     conversation_text,
@@ -37,43 +37,26 @@ from drift.attribution.baselines import (
     perplexity_scores,
     random_scores,
 )
+from drift.attribution.directions import (
+    chunks,
+    damped_inverse_hvp,
+    prism_pairs,
+    signed_influence,
+)
+from drift.attribution.extract import feature_projection
 from drift.attribution.layers import select_layers
-from drift.attribution.loop import requiring_grad
-from drift.attribution.precondition import (
-    conjugate_gradient,
-    fisher_inverse,
-    flatten,
-    make_hvp,
-    unflatten,
-)
 from drift.attribution.scoring import direction_scores, less_aggregate, less_checkpoint_scores
-from drift.attribution.scoring_config import (
-    PreconditionerName,
-    ScoringConfig,
-    ScoringMethod,
-    SignScheme,
-)
-from drift.attribution.store import FeatureStore
+from drift.attribution.scoring_config import ScoringConfig, ScoringMethod
 from drift.attribution.targets import (
     TargetSet,
     preference_pair_targets,
     prism_preference,
     reference_answer_targets,
-    signed_rollout_targets,
     target_direction,
 )
-from drift.pipeline.attribution_features import FeatureBank, chunks, projection
+from drift.pipeline.attribution_features import FeatureBank
 from drift.pipeline.attribution_pool import EMBEDDED, StudyTask
-from drift.training.loss import per_example_loss
 from drift.types import Problem, TrainExample, Trajectory
-
-log = logging.getLogger(__name__)
-
-CG_RETRIES = 4
-
-
-class MethodSkipped(ValueError):
-    """A method cannot score this validation set; the message says why."""
 
 
 @dataclass
@@ -123,90 +106,10 @@ def reference_targets(
     return reference_answer_targets(queries, reply, task_of)
 
 
-def drift_targets(
-    rollouts: Sequence[Trajectory], scoring: ScoringConfig
-) -> tuple[TargetSet, dict[str, float]]:
-    """Signed on-policy targets, falling back to ``sign`` when no query has a contrast."""
-    scheme = SignScheme(scoring.scheme)
-    solved = {}
-    for t in rollouts:
-        solved.setdefault(t.prompt_id, set()).add(t.final_correct)
-    contrast = sum(len(v) == 2 for v in solved.values())
-    stats = {
-        "targets/queries": float(len(solved)),
-        "targets/queries_with_contrast": float(contrast),
-        "targets/correct_fraction": float(np.mean([t.final_correct for t in rollouts])),
-        "targets/fallback_sign": 0.0,
-    }
-    if contrast == 0 and scheme is not SignScheme.SIGN:
-        log.warning(
-            "drift_if: no validation query has both a correct and an incorrect rollout, so "
-            "scheme=%s has no contrast; falling back to scheme=sign",
-            scheme.value,
-        )
-        scheme, stats["targets/fallback_sign"] = SignScheme.SIGN, 1.0
-    return signed_rollout_targets(rollouts, scheme, scoring.loss_turns), stats
-
-
-def _precondition(store: FeatureStore, scoring: ScoringConfig, direction: np.ndarray) -> np.ndarray:
-    name = PreconditionerName(scoring.preconditioner)
-    if name is PreconditionerName.IDENTITY:
-        return direction
-    if name is PreconditionerName.FISHER:
-        return fisher_inverse(chunks(store), scoring.damping)(direction)
-    raise MethodSkipped(
-        f"method.scoring.preconditioner={name.value} applies to less (adam) and cg_if (cg) only"
-    )
-
-
-def signed_influence(
-    rollouts: Sequence[Trajectory],
-    scoring: ScoringConfig,
-    target_features: Callable[[TargetSet], np.ndarray],
-    store: FeatureStore,
-) -> tuple[np.ndarray, dict[str, float]]:
-    """Debiased ⟨P·g_val, g_z⟩ [N] of the rows of ``store``, g_val from the signed on-policy
-    ``rollouts``; ``target_features`` gives their projected gradients in the store's space."""
-    targets, stats = drift_targets(rollouts, scoring)
-    feats = target_features(targets)
-    direction = target_direction(feats, targets.coeffs, targets.groups, scoring.normalize_per_group)
-    direction = _precondition(store, scoring, direction)
-    return direction_scores(chunks(store), direction, scoring.debias, scoring.alpha)[:, 0], stats
-
-
 def drift_if_scores(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, dict[str, float]]:
     """DRIFT-IF: debiased ⟨P·g_val, g_z⟩ with on-policy signed targets."""
     bank = data.bank
     return signed_influence(data.rollouts, scoring, bank.target_features, bank.pool_store())
-
-
-def prism_pairs(
-    queries: Sequence[Problem],
-    rollouts: Sequence[Trajectory],
-    reply: Callable[[Problem], str] = EMBEDDED.reply,
-) -> list[tuple[TrainExample, TrainExample]]:
-    """(reference reply, first incorrect on-policy rollout) per query that has one."""
-    wrong: dict[str, Trajectory] = {}
-    for t in rollouts:
-        if not t.final_correct:
-            wrong.setdefault(t.prompt_id, t)
-    pairs = []
-    for q in queries:
-        if q.id not in wrong:
-            continue
-        desired = [*q.messages, {"role": "assistant", "content": reply(q)}]
-        pairs.append(
-            (
-                TrainExample(id=f"{q.id}/desired", messages=desired),
-                TrainExample(id=f"{q.id}/undesired", messages=wrong[q.id].messages()),
-            )
-        )
-    if not pairs:
-        raise MethodSkipped(
-            "prism: no validation query has an incorrect rollout to serve as the undesired "
-            "response; raise study.rollouts_per_query or rollout.temperature"
-        )
-    return pairs
 
 
 def prism_scores(data: StudyData, scoring: ScoringConfig) -> np.ndarray:
@@ -238,42 +141,16 @@ def cg_if_scores(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, d
     model = bank.at(bank.warmup.final)
     cfg = bank.cfg
     modules = select_layers(model, cfg.attribution.layers)
-    params = [m.weight for m in modules.values()]
-
-    def mean_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        return per_example_loss(logits.logits, batch["input_ids"], batch["loss_mask"]).mean()
-
     targets = bank.encode(reference_targets(data.queries, data.task.reply).examples)
     rng = np.random.default_rng([data.seed, 11])
     n = min(cfg.study.cg_samples, len(bank.pool))
     sample = [bank.pool[i] for i in np.sort(rng.choice(len(bank.pool), n, replace=False))]
     bs = cfg.attribution.batch_size
     batches = [bank.batch(sample[i : i + bs]) for i in range(0, n, bs)]
-    with requiring_grad(params), torch.enable_grad():
-        g_val = torch.autograd.grad(mean_loss(model, bank.batch(targets)), params)
-        hvp = make_hvp(model, params, batches, mean_loss)
-        x, damping = solve_damped(hvp, flatten([g.detach() for g in g_val]), scoring)
-    grads = {name: part[None] for name, part in zip(modules, unflatten(x, params), strict=True)}
-    direction = projection(model, cfg.attribution, bank.device)(grads).detach().cpu().numpy()
+    params = [m.weight for m in modules.values()]
+    parts, damping = damped_inverse_hvp(model, params, bank.batch(targets), batches, scoring)
+    grads = {name: part[None] for name, part in zip(modules, parts, strict=True)}
+    direction = feature_projection(model, cfg.attribution, bank.device)(grads).detach().cpu()
     store = bank.pool_store()
-    scores = direction_scores(chunks(store), direction, scoring.debias, scoring.alpha)[:, 0]
-    return scores, {"cg/damping": damping}
-
-
-def solve_damped(
-    hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, scoring: ScoringConfig
-) -> tuple[torch.Tensor, float]:
-    """(H + λI)⁻¹ b by CG; λ starts at ``scoring.damping`` and grows ×10 (up to
-    :data:`CG_RETRIES` times) while H + λI shows non-positive curvature (H is the true, possibly
-    indefinite, Hessian of a model away from a minimum). Returns the solution and the λ used."""
-    damping = scoring.damping
-    for attempt in range(CG_RETRIES + 1):
-        try:
-            return conjugate_gradient(hvp, b, damping, scoring.cg_max_iter, scoring.cg_tol), damping
-        except ValueError as err:
-            if attempt == CG_RETRIES:
-                raise MethodSkipped(f"cg_if: {err} (damping raised to {damping})") from None
-            damping = 10 * max(damping, 1e-3)
-            log.warning("cg_if: %s; retrying with damping %.3g", err, damping)
-    raise AssertionError("unreachable")
+    scores = direction_scores(chunks(store), direction.numpy(), scoring.debias, scoring.alpha)
+    return scores[:, 0], {"cg/damping": damping}

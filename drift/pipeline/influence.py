@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from drift.attribution.directions import signed_influence
 from drift.attribution.extract import extract_features, store_key
 from drift.attribution.store import FeatureStore
 from drift.attribution.targets import TargetSet
@@ -35,7 +36,6 @@ from drift.config import DriftConfig, MethodConfig
 from drift.data.chat import EncodedExample, encode_examples
 from drift.models.factory import load_policy
 from drift.pipeline.attribution_features import feature_device
-from drift.pipeline.attribution_scores import signed_influence
 from drift.pipeline.cache_keys import cache_key, episodes_config, write_entry_config
 from drift.pipeline.rollouts import ensure_rollouts, validation_config
 from drift.rollout.prompts import load_prompts

@@ -8,11 +8,11 @@ from tiny_models import tiny_llama
 
 import drift.attribution.extract as extract
 from drift.attribution.config import FeatureConfig
-from drift.attribution.extract import extract_features
+from drift.attribution.extract import extract_features, feature_projection
 from drift.attribution.fill import NonFiniteGradientError
 from drift.attribution.layers import layer_shapes, select_layers
 from drift.attribution.projection import KroneckerProjector
-from drift.attribution.reference import reference_features
+from drift.attribution.reference import per_example_weight_grads, reference_features
 from drift.attribution.store import FeatureStore, StoreMismatchError
 from drift.training.loss import per_example_loss
 
@@ -127,3 +127,17 @@ def test_a_truncated_shard_of_a_finished_store_is_recomputed(plain_model, tmp_pa
     assert len(calls) == 2  # shard 1 only: 4 examples in batches of 2
     assert again.complete and again.ids == [e.id for e in examples]
     np.testing.assert_allclose(again.load(), clean, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("impl", ["hooks", "loop"])
+def test_projection_maps_explicit_gradients_into_the_extractor_space(tmp_path, impl):
+    model = tiny_llama()
+    cfg = FeatureConfig(impl=impl, proj_in=8, proj_out=4, loop_dim=48, batch_size=3)
+    examples = make_examples([7, 12, 5, 9], seed=1)
+    store = extract_features(
+        model, examples, cfg, tmp_path, pad_id=0, model_name="tiny", show_progress=False
+    )
+    modules = select_layers(model, cfg.layers)
+    grads = per_example_weight_grads(model, make_batch(examples), modules, per_example_loss)
+    mapped = feature_projection(model, cfg, torch.device("cpu"))(grads)
+    torch.testing.assert_close(mapped, torch.from_numpy(store.load()), rtol=1e-4, atol=1e-6)
