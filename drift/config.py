@@ -48,7 +48,6 @@ from drift.reward.verifiers import build_verifier
 from drift.rollout.engine import user_engine_factory
 from drift.training.grpo_config import AdvantageLevel, GRPOSettings, ScoreSettings
 from drift.training.strategy_config import DeepSpeedSettings, FSDPSettings
-from drift.utils.hashing import NEW_KEY
 from drift.utils.io import data_files
 from drift.weighting.trajectory import user_weighting
 
@@ -161,7 +160,6 @@ class TaskConfig:
     sample_seed: int | None = field(
         default=None,
         metadata={
-            NEW_KEY: True,
             "help": "permute the train split's problems (after filter_type) as "
             "datasets.Dataset.shuffle(seed=sample_seed) does before task.limit keeps the first "
             "N: a seeded sample, as the DRIFT authors draw their 1,800 prompts (seed 42)",
@@ -699,7 +697,6 @@ class TrainerConfig:
     truncation: Truncation = field(
         default=Truncation.RIGHT,
         metadata={
-            NEW_KEY: True,
             "help": "which end of a training example longer than max_length is cut: right keeps "
             "the first tokens, left the last ones, with the final answer (the DRIFT authors')",
         },
