@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -21,6 +22,16 @@ def turn_params(params: SamplingParams, turn: int) -> SamplingParams:
         return params
     seed = int(np.random.SeedSequence([params.seed, turn]).generate_state(1)[0])
     return replace(params, seed=seed)
+
+
+@dataclass
+class _Episode:
+    """One episode in progress: its problem, sample id, conversation so far and judged turns."""
+
+    problem: Problem
+    sample_id: int
+    conv: list[Message]
+    turns: list[Turn] = field(default_factory=list)
 
 
 def run_episodes(
@@ -49,52 +60,77 @@ def run_episodes(
     """
     if num_samples <= 0:
         raise ValueError(f"num_samples must be > 0, got {num_samples}")
-    episodes = [(p, s) for p in problems for s in range(num_samples)]
     prompts = {p.id: env.initial_messages(p) for p in problems}
-    convs: list[list[Message]] = [[dict(m) for m in prompts[p.id]] for p, _ in episodes]
-    turns: list[list[Turn]] = [[] for _ in episodes]
-    prefill = env.prefill
-    start = [{"role": "assistant", "content": prefill}] if prefill else []
-
-    def reader(text: str) -> tuple[str | None, bool]:  # the format's rule, or answer_format's
-        return env.read(text, answer_format)
-
-    active = list(range(len(episodes)))
+    episodes = [
+        _Episode(p, s, [dict(m) for m in prompts[p.id]])
+        for p in problems
+        for s in range(num_samples)
+    ]
+    active = episodes
     for t in range(env.max_turns):
         if not active:
             break
-        requests = [convs[i] + [dict(m) for m in start] for i in active]
-        texts = engine.generate(requests, turn_params(params, t))
-        if len(texts) != len(active):
-            raise RuntimeError(f"engine returned {len(texts)} replies for {len(active)} prompts")
-        still = []
-        for i, reply in zip(active, texts, strict=True):
-            text = prefill + reply
-            turn = judge_turn(
-                text, episodes[i][0].answer, verifier, answer_format, reader, reward.score_malformed
-            )
-            turns[i].append(turn)
-            convs[i].append({"role": "assistant", "content": text})
-            user = env.next_user_turn(turns[i])
-            if user is not None:
-                convs[i].append({"role": "user", "content": user})
-                still.append(i)
-        active = still
-    return [
-        Trajectory(
-            prompt_id=p.id,
-            sample_id=s,
-            prompt=[dict(m) for m in prompts[p.id]],
-            turns=ts,
-            feedback=env.message,
-            target=p.answer,
-            ret=env.episode_return(ts, reward),
-            weight=1.0,
-            users=_users(conv) if env.renderer.drift else None,
-            prefill=prefill,
-        )
-        for (p, s), ts, conv in zip(episodes, turns, convs, strict=True)
-    ]
+        replies = _generate(engine, active, env.prefill, turn_params(params, t))
+        active = [
+            episode
+            for episode, reply in zip(active, replies, strict=True)
+            if _answer(episode, env.prefill + reply, env, verifier, reward, answer_format)
+        ]
+    return [_trajectory(e, prompts[e.problem.id], env, reward) for e in episodes]
+
+
+def _generate(
+    engine: Engine, active: list[_Episode], prefill: str, params: SamplingParams
+) -> list[str]:
+    """One reply per active episode from a single ``generate`` call; under a prefill each
+    request ends with an assistant message holding it."""
+    start = [{"role": "assistant", "content": prefill}] if prefill else []
+    requests = [e.conv + [dict(m) for m in start] for e in active]
+    texts = engine.generate(requests, params)
+    if len(texts) != len(active):
+        raise RuntimeError(f"engine returned {len(texts)} replies for {len(active)} prompts")
+    return texts
+
+
+def _answer(
+    episode: _Episode,
+    text: str,
+    env: Environment,
+    verifier: Verifier,
+    reward: RewardConfig,
+    answer_format: AnswerFormat,
+) -> bool:
+    """Judge the assistant turn ``text`` and add it to ``episode`` with the user turn ``env``
+    says next; whether the episode goes on."""
+    reader = partial(env.read, answer_format=answer_format)  # the format's rule, or the task's
+    turn = judge_turn(
+        text, episode.problem.answer, verifier, answer_format, reader, reward.score_malformed
+    )
+    episode.turns.append(turn)
+    episode.conv.append({"role": "assistant", "content": text})
+    user = env.next_user_turn(episode.turns)
+    if user is None:
+        return False
+    episode.conv.append({"role": "user", "content": user})
+    return True
+
+
+def _trajectory(
+    episode: _Episode, prompt: list[Message], env: Environment, reward: RewardConfig
+) -> Trajectory:
+    """The finished ``episode`` with its return under ``env``."""
+    return Trajectory(
+        prompt_id=episode.problem.id,
+        sample_id=episode.sample_id,
+        prompt=[dict(m) for m in prompt],
+        turns=episode.turns,
+        feedback=env.message,
+        target=episode.problem.answer,
+        ret=env.episode_return(episode.turns, reward),
+        weight=1.0,
+        users=_users(episode.conv) if env.renderer.drift else None,
+        prefill=env.prefill,
+    )
 
 
 def _users(conv: list[Message]) -> list[str]:
