@@ -10,7 +10,6 @@ from typing import Any
 
 from drift.config import ConfigError, DriftConfig, Normalize, Protocol, TaskSource, TrainerConfig
 from drift.data.embedded import warmup_examples
-from drift.enums import Truncation
 from drift.models.factory import export_hf, load_policy
 from drift.pipeline.cache_keys import cache_key, write_entry_config
 from drift.training.fit import train_policy
@@ -40,10 +39,6 @@ WARMUP_TRAINER_KEYS = ("schedule", "grad_clip", "precision", "max_length", "trun
 """The ``trainer`` settings a warm-up keeps from the run's (:func:`warmup_trainer` sets the
 others from ``model.warmup``)."""
 
-NEW_TRAINER_DEFAULTS = {"truncation": Truncation.RIGHT}
-"""Keys added to :data:`WARMUP_TRAINER_KEYS` after the scheme, left out at these defaults so
-that the references cached before them keep their keys."""
-
 
 def reference_config(cfg: DriftConfig) -> dict[str, Any]:
     """What the reference policy depends on: the model and seed, and for a warm-up its
@@ -61,11 +56,7 @@ def reference_config(cfg: DriftConfig) -> dict[str, Any]:
         "train_split": {k: getattr(cfg.task, k) for k in ("name", "seed", "num_candidates")},
         "user_turn": user_turn,
         "keep_fraction": keep_fraction,
-        "trainer": {
-            k: getattr(cfg.trainer, k)
-            for k in WARMUP_TRAINER_KEYS
-            if k not in NEW_TRAINER_DEFAULTS or getattr(cfg.trainer, k) != NEW_TRAINER_DEFAULTS[k]
-        },
+        "trainer": {k: getattr(cfg.trainer, k) for k in WARMUP_TRAINER_KEYS},
         "seed": cfg.seed,
     }
 

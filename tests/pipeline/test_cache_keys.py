@@ -10,7 +10,12 @@ from drift import __version__
 from drift.config import load_config
 from drift.data.sources import load_problems
 from drift.pipeline.cache_keys import CACHE_KEY_SCHEME, cache_key, config_path
-from drift.pipeline.reference import ensure_reference, reference_config, reference_key
+from drift.pipeline.reference import (
+    WARMUP_TRAINER_KEYS,
+    ensure_reference,
+    reference_config,
+    reference_key,
+)
 from drift.pipeline.rollouts import ensure_rollouts, rollout_config, rollout_path
 
 BASE = ["debug=fast", "objective=acc@2"]
@@ -76,9 +81,10 @@ def test_settings_that_shape_an_artifact_change_its_key(compose_cfg, override, r
     assert (changed_reference != reference) == reference_too
 
 
-def test_the_default_truncation_keeps_the_reference_keys_made_before_it(compose_cfg):
-    trainer = reference_config(load_config(compose_cfg(BASE)))["trainer"]
-    assert sorted(trainer) == ["grad_clip", "max_length", "precision", "schedule"]
+def test_the_reference_keys_every_trainer_setting_the_warm_up_keeps(compose_cfg):
+    trainer = reference_config(load_config(compose_cfg(BASE)))["trainer"]  # defaults included
+    assert sorted(trainer) == sorted(WARMUP_TRAINER_KEYS)
+    assert trainer["truncation"] == "right"
 
 
 def test_a_new_policy_draws_new_rollouts(compose_cfg):

@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 from drift.config import DriftConfig
@@ -27,3 +30,20 @@ def test_a_new_run_config_field_at_its_default_is_keyed():
     base = config_hash(cfg.trainer)
     cfg.trainer.truncation = type(cfg.trainer.truncation)("left")
     assert config_hash(cfg.trainer) != base
+
+
+KEY_OF_THE_DEFAULTS = (
+    "from drift.config import DriftConfig; from drift.utils.hashing import config_hash; "
+    "c = DriftConfig(); print(config_hash(c.task, c.model, c.rollout, c.reward, c.trainer))"
+)
+
+
+def test_a_key_is_the_same_in_another_interpreter():
+    cfg = DriftConfig()
+    here = config_hash(cfg.task, cfg.model, cfg.rollout, cfg.reward, cfg.trainer)
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}  # str() of a set would differ across runs
+    out = subprocess.run(
+        [sys.executable, "-c", KEY_OF_THE_DEFAULTS], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == here
