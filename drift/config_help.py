@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,8 +45,15 @@ def _shown(value: Any) -> str:
     return "null" if value is None else repr(value) if isinstance(value, str) else str(value)
 
 
+_CONFIG_MODULE = re.compile(r"\bdrift\.config\.\w+\.(?=[A-Z])")
+"""A submodule of :mod:`drift.config` before a class name: shown as ``drift.config.``, the path
+the class is imported from."""
+
+
 def _type_name(tp: Any) -> str:
-    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+    if isinstance(tp, type):
+        return tp.__name__
+    return _CONFIG_MODULE.sub("drift.config.", str(tp).replace("typing.", ""))
 
 
 def key_lines(cls: type, prefix: str = "") -> Iterator[tuple[str, str]]:

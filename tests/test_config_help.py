@@ -22,6 +22,12 @@ def test_keys_show_their_default_and_help_and_sections_limit_them():
     assert "reward.gamma" not in text and "reward.gamma" in render(ROOT / "conf", [])
 
 
+def test_a_config_class_in_a_type_is_named_by_its_import_path():
+    text = render(ROOT / "conf", ["compare", "eval"])
+    assert "compare: dict[str, drift.config.MethodConfig] = {}" in text
+    assert "eval.benchmarks: dict[str, drift.config.BenchmarkConfig] = " in text
+
+
 def test_drift_help_prints_it_without_loading_torch():
     code = "import sys; from drift.cli import main\ntry:\n    main()\nfinally:\n"
     code += "    print('torch' in sys.modules)"
