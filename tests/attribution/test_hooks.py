@@ -4,7 +4,13 @@ import pytest
 import torch
 from tiny_lm import make_batch, make_examples
 
-from drift.attribution.hooks import GradientCollector, exact_sq_norms
+from drift.attribution import hooks
+from drift.attribution.hooks import (
+    GradientCollector,
+    explicit_features,
+    explicit_route,
+    kronecker_features,
+)
 from drift.attribution.layers import layer_shapes, select_layers
 from drift.attribution.projection import KroneckerProjector
 from drift.attribution.reference import reference_features
@@ -94,12 +100,26 @@ def test_set_mask_is_required(plain_model):
         plain_model(input_ids=torch.ones(1, 3, dtype=torch.long))
 
 
-@pytest.mark.parametrize("t", [3, 12])  # Gram trick (T² small) and explicit product branches
-def test_exact_sq_norms(t):
-    gen = torch.Generator().manual_seed(t)
-    g, x = torch.randn(5, t, 4, generator=gen), torch.randn(5, t, 6, generator=gen)
-    explicit = torch.einsum("bto,bti->boi", g, x).square().sum(dim=(1, 2))
-    assert torch.allclose(exact_sq_norms(g, x), explicit, rtol=1e-5)
+@pytest.mark.parametrize("route", [explicit_features, kronecker_features])
+@pytest.mark.parametrize(
+    ("t", "d_out", "d_in", "k"),
+    [(7, 4, 12, 6), (7, 12, 4, 6), (3, 10, 9, 16), (12, 6, 5, 2)],  # wide/narrow, unprojected
+)
+def test_both_routes_give_the_projected_gradient_and_its_exact_norm(route, t, d_out, d_in, k):
+    gen = torch.Generator().manual_seed(t + d_out)
+    g, x = torch.randn(5, t, d_out, generator=gen), torch.randn(5, t, d_in, generator=gen)
+    projector = KroneckerProjector({"w": (d_out, d_in)}, k_in=k, k_out=k, seed=2)
+    grad = torch.einsum("bto,bti->boi", g, x)
+    feats, sq = route(g, x, projector, "w")
+    assert torch.allclose(feats, projector.project_weight_grad("w", grad), rtol=1e-5, atol=1e-5)
+    assert torch.allclose(sq, grad.square().sum(dim=(1, 2)), rtol=1e-5)
+
+
+def test_route_choice_follows_the_cost():
+    assert explicit_route(64, 8, 128, 8, 16) and explicit_route(64, 128, 8, 16, 8)  # LoRA
+    assert not explicit_route(16, 896, 896, 16, 16)  # wide layer, short: Gram and projections
+    assert explicit_route(512, 896, 896, 16, 16)  # long: the T x T Grams cost more
+    assert explicit_route(4, 64, 64, 64, 64)  # nothing projected: Gᵀ X is the feature
 
 
 class _Toy(torch.nn.Module):
@@ -120,9 +140,11 @@ class _Toy(torch.nn.Module):
         return self.proj(self.embed(ids))
 
 
+@pytest.mark.parametrize("explicit", [True, False])
 @pytest.mark.parametrize("pad_value", [7.0, float("nan")])
-def test_padding_rows_are_masked_out_of_inputs_and_gradients(pad_value):
+def test_padding_rows_are_masked_out_of_inputs_and_gradients(pad_value, explicit, monkeypatch):
     """Garbage at pad rows (NaN inputs, or gradients that reach them) must not leak in."""
+    monkeypatch.setattr(hooks, "explicit_route", lambda *dims: explicit)
     toy = _Toy(pad_value)
     modules = {"proj": toy.proj}
     projector = KroneckerProjector({"proj": (5, 6)}, k_in=4, k_out=3, seed=1)
