@@ -5,8 +5,9 @@ examples, micro-batch and accumulation. The baseline is written the way the DRIF
 ``src/weight_sft.py`` does it: right-padded batches with ``labels`` (-100 outside the supervised
 tokens) and per-example ``weights``, and a ``Trainer`` subclass whose ``compute_loss`` takes the
 per-token cross-entropy, its mean per example, and the weighted mean over the batch. Their
-gradient checkpointing is left off on both sides (it trades speed for memory). Rates are
-tokens (non-padding) per second.
+gradient checkpointing is left off on both sides (it trades speed for memory). A third case
+runs the project's fit on the same model with eager attention, against the default
+(``model.attn_implementation``). Rates are tokens (non-padding) per second.
 """
 
 from __future__ import annotations
@@ -137,10 +138,16 @@ def run(size: Size, repeats: int) -> BenchResult:
     for name in ("lightning.pytorch", "lightning.fabric", "transformers.trainer"):
         logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
-        fits = {"drift fit_sft": drift_fit, "HF Trainer": hf_fit}
+        eager = copy.deepcopy(base)
+        eager.set_attn_implementation("eager")
+        fits = {
+            "drift fit_sft": (drift_fit, base),
+            "HF Trainer": (hf_fit, base),
+            "drift fit_sft, eager attention": (drift_fit, eager),
+        }
         cases = {
-            name: counting(partial(fit, base, examples, cfg, Path(tmp) / name), tokens)
-            for name, fit in fits.items()
+            name: counting(partial(fit, model, examples, cfg, Path(tmp) / name), tokens)
+            for name, (fit, model) in fits.items()
         }
         seconds, units = interleave(cases, repeats)
     shape = models.SHAPES[Size(size)]
@@ -158,5 +165,8 @@ def run(size: Size, repeats: int) -> BenchResult:
         },
         seconds=seconds,
         units=units,
-        comparisons=[("drift fit_sft", "HF Trainer")],
+        comparisons=[
+            ("drift fit_sft", "HF Trainer"),
+            ("drift fit_sft", "drift fit_sft, eager attention"),
+        ],
     )

@@ -214,8 +214,11 @@ class ModelConfig:
         metadata={"help": "let transformers run the model's own code"},
     )
     attn_implementation: str = field(
-        default="eager",
-        metadata={"help": "transformers' attention: eager, sdpa, ..."},
+        default="sdpa",
+        metadata={
+            "help": "transformers' attention: sdpa (eager where a model has no SDPA path), "
+            "eager, ..."
+        },
     )
     tiny: TinyModelConfig = field(
         default_factory=TinyModelConfig,

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -44,11 +45,16 @@ ARCHITECTURES: dict[Architecture, tuple[type[PretrainedConfig], type[PreTrainedM
 }
 
 
-def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+def build_tiny_model(
+    cfg: TinyModelConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    attn_implementation: str = ModelConfig.attn_implementation,
+) -> PreTrainedModel:
     """A randomly initialised model of shape ``cfg`` (torch's global RNG) sized to ``tokenizer``.
 
-    Llama or Qwen2, tied input/output embeddings, ``vocab_size = len(tokenizer)``, eager
-    attention, eos and pad ids from the tokenizer, no bos token.
+    Llama or Qwen2, tied input/output embeddings, ``vocab_size = len(tokenizer)``, attention
+    as ``attn_implementation`` (:func:`with_attention`), eos and pad ids from the tokenizer, no
+    bos token.
     """
     head_dim = cfg.hidden_size // cfg.num_heads
     if head_dim < MIN_HEAD_DIM:
@@ -57,25 +63,42 @@ def build_tiny_model(cfg: TinyModelConfig, tokenizer: PreTrainedTokenizerBase) -
             f">= {MIN_HEAD_DIM} (vLLM)"
         )
     config_cls, model_cls = ARCHITECTURES[Architecture(cfg.architecture)]
-    config = config_cls(
-        vocab_size=len(tokenizer),
-        hidden_size=cfg.hidden_size,
-        intermediate_size=cfg.intermediate_size,
-        num_hidden_layers=cfg.num_layers,
-        num_attention_heads=cfg.num_heads,
-        num_key_value_heads=cfg.num_kv_heads or cfg.num_heads,
-        max_position_embeddings=cfg.max_position_embeddings,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        attn_implementation="eager",
-    )
-    model = model_cls(config)
+    shape = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": cfg.hidden_size,
+        "intermediate_size": cfg.intermediate_size,
+        "num_hidden_layers": cfg.num_layers,
+        "num_attention_heads": cfg.num_heads,
+        "num_key_value_heads": cfg.num_kv_heads or cfg.num_heads,
+        "max_position_embeddings": cfg.max_position_embeddings,
+        "tie_word_embeddings": True,
+        "bos_token_id": None,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+
+    def build(attention: str) -> PreTrainedModel:
+        return model_cls(config_cls(**shape, attn_implementation=attention))
+
+    model = with_attention(build, attn_implementation)
     model.generation_config.bos_token_id = None
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def with_attention(
+    load: Callable[[str], PreTrainedModel], attn_implementation: str
+) -> PreTrainedModel:
+    """``load(attn_implementation)``; where that is ``sdpa`` and the model has no SDPA path
+    (transformers refuses it), ``load("eager")`` instead, with a warning."""
+    try:
+        return load(attn_implementation)
+    except ValueError as err:
+        if attn_implementation != "sdpa" or "scaled_dot_product_attention" not in str(err):
+            raise
+        log.warning("%s; falling back to eager attention", str(err).split(".")[0])
+    return load("eager")
 
 
 def _set_pad(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -102,13 +125,17 @@ def load_policy(
     ``path`` (an exported HF directory) overrides ``model_cfg.name_or_path``; ``"tiny"`` builds
     a fresh tiny model with the character tokenizer; ``model_cfg.gguf_file`` de-quantises that
     file (:func:`drift.models.gguf.load_gguf`); anything else goes to ``from_pretrained`` (a
-    local directory or a hub name) with ``trust_remote_code`` and ``attn_implementation``.
+    local directory or a hub name) with ``trust_remote_code``. Attention is
+    ``model_cfg.attn_implementation`` (:func:`with_attention`); a GGUF file gets transformers'
+    default.
     """
     dtype = getattr(torch, DType(model_cfg.dtype).value)
     source = path or model_cfg.name_or_path
     if path is None and model_cfg.is_tiny:
         tokenizer = build_char_tokenizer()
-        model: PreTrainedModel = build_tiny_model(model_cfg.tiny, tokenizer).to(dtype)
+        model: PreTrainedModel = build_tiny_model(
+            model_cfg.tiny, tokenizer, model_cfg.attn_implementation
+        ).to(dtype)
     elif path is None and model_cfg.gguf_file is not None:
         from drift.models.gguf import load_gguf
 
@@ -118,11 +145,14 @@ def load_policy(
         tokenizer = AutoTokenizer.from_pretrained(
             source, trust_remote_code=model_cfg.trust_remote_code
         )
-        model = AutoModelForCausalLM.from_pretrained(
+        load = partial(
+            AutoModelForCausalLM.from_pretrained,
             source,
             dtype=dtype,
             trust_remote_code=model_cfg.trust_remote_code,
-            attn_implementation=model_cfg.attn_implementation,
+        )
+        model = with_attention(
+            lambda attention: load(attn_implementation=attention), model_cfg.attn_implementation
         )
     _set_pad(model, tokenizer)
     return model, tokenizer

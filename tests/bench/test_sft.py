@@ -39,5 +39,8 @@ def test_weighted_loss_is_the_weighted_mean_of_example_means() -> None:
 
 def test_tiny_run_trains_both_ways() -> None:
     result = run(Size.TINY, repeats=1)
-    assert list(result.summary()["ratios"]) == ["drift fit_sft / HF Trainer"]
-    assert result.units["drift fit_sft"] == result.units["HF Trainer"] > 0
+    assert list(result.summary()["ratios"]) == [
+        "drift fit_sft / HF Trainer",
+        "drift fit_sft / drift fit_sft, eager attention",
+    ]
+    assert len(set(result.units.values())) == 1 and result.units["HF Trainer"] > 0

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaForCausalLM,
+    PreTrainedTokenizerBase,
+)
 
 from drift.config import ConfigError, DType, load_config
+from drift.data.chat import EncodedExample
 from drift.data.tokenizer import build_char_tokenizer
+from drift.enums import Architecture
 from drift.models.config import LoraConfig, ModelConfig, TinyModelConfig
 from drift.models.factory import apply_lora, build_tiny_model, export_hf, load_policy
+from drift.training.data import pad_examples
+from drift.training.loss import weighted_sft_loss
 from drift.utils.manifest import MANIFEST, check_manifest
 
 PROMPT = "<|user|>5 3 2 4 odd<|end|><|assistant|><answer>3</answer><|end|>"
@@ -38,7 +48,7 @@ def test_tiny_model_shape() -> None:
     assert cfg.hidden_size // cfg.num_attention_heads == 32
     assert (cfg.eos_token_id, cfg.pad_token_id) == (tok.eos_token_id, tok.pad_token_id)
     assert model.generation_config.eos_token_id == tok.eos_token_id
-    assert cfg._attn_implementation == "eager"
+    assert cfg._attn_implementation == "sdpa"  # ModelConfig's default
     assert sum(p.numel() for p in model.parameters()) == 137_920
     with pytest.raises(ConfigError, match="head_dim"):
         build_tiny_model(TinyModelConfig(hidden_size=64, num_heads=4), tok)
@@ -63,10 +73,10 @@ def test_export_reload_identical(tmp_path: Path) -> None:
     model, tok = load_policy(ModelConfig())
     out = export_hf(model, tok, tmp_path / "policy")
     ids = _ids(tok)
-    reloaded = AutoModelForCausalLM.from_pretrained(out, attn_implementation="eager")
+    reloaded = AutoModelForCausalLM.from_pretrained(out, attn_implementation="sdpa")
     assert torch.equal(_logits(reloaded, ids), _logits(model, ids))
-    default = AutoModelForCausalLM.from_pretrained(out)  # sdpa: same up to float error
-    assert torch.allclose(_logits(default, ids), _logits(model, ids), atol=1e-5)
+    eager = AutoModelForCausalLM.from_pretrained(out, attn_implementation="eager")
+    assert torch.allclose(_logits(eager, ids), _logits(model, ids), atol=1e-5)  # float error
     tok2 = AutoTokenizer.from_pretrained(out)
     assert tok2(PROMPT, add_special_tokens=False)["input_ids"] == ids[0].tolist()
     assert tok2.decode(ids[0]) == PROMPT
@@ -85,9 +95,7 @@ def test_export_replaces_atomically(tmp_path: Path) -> None:
         model.get_input_embeddings().weight.add_(1.0)
     export_hf(model, tok, tmp_path / "policy")
     assert [p.name for p in tmp_path.iterdir()] == ["policy"]  # no temp dirs left
-    reloaded = AutoModelForCausalLM.from_pretrained(
-        tmp_path / "policy", attn_implementation="eager"
-    )
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "policy")
     assert torch.equal(_logits(reloaded, _ids(tok)), _logits(model, _ids(tok)))
 
 
@@ -145,3 +153,56 @@ def test_export_honours_the_umask_and_writes_a_manifest(tmp_path, umask, dirs, f
     assert {"config.json", "model.safetensors"} <= set(
         json.loads((out / MANIFEST).read_text())["files"]
     )
+
+
+def _loss_and_grads(model: torch.nn.Module, batch: dict[str, torch.Tensor]):
+    model.zero_grad(set_to_none=True)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    loss = weighted_sft_loss(logits, batch["input_ids"], batch["loss_mask"], batch["weights"], 3)
+    loss.backward()
+    return loss.detach(), {n: p.grad for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("architecture", [Architecture.LLAMA, Architecture.QWEN2])
+def test_sdpa_gives_eager_attention_loss_and_gradients(architecture) -> None:
+    """A fixed right-padded batch: the weighted SFT loss and every gradient agree to float
+    error between the two attention implementations (grouped heads in the Qwen2 case)."""
+    tok = build_char_tokenizer()
+    shape = TinyModelConfig(architecture=architecture, hidden_size=128, num_heads=4, num_kv_heads=2)
+    torch.manual_seed(0)
+    eager = build_tiny_model(shape, tok, "eager")
+    sdpa = build_tiny_model(shape, tok, "sdpa")
+    sdpa.load_state_dict(eager.state_dict())
+    assert (eager.config._attn_implementation, sdpa.config._attn_implementation) == (
+        "eager",
+        "sdpa",
+    )
+    gen = torch.Generator().manual_seed(0)
+    examples = [
+        EncodedExample(
+            id=str(n),
+            input_ids=torch.randint(1, len(tok), (n,), generator=gen).tolist(),
+            loss_mask=[0] * (n // 2) + [1] * (n - n // 2),
+            weight=w,
+        )
+        for n, w in [(20, 1.0), (9, 0.5), (14, 2.0)]
+    ]
+    batch = pad_examples(examples, pad_id=tok.pad_token_id)
+    eager_loss, eager_grads = _loss_and_grads(eager.train(), batch)
+    sdpa_loss, sdpa_grads = _loss_and_grads(sdpa.train(), batch)
+    assert torch.allclose(sdpa_loss, eager_loss, rtol=1e-5, atol=0)
+    for name, grad in eager_grads.items():
+        assert torch.allclose(sdpa_grads[name], grad, rtol=1e-4, atol=1e-6), name
+
+
+def test_sdpa_falls_back_to_eager_where_the_model_has_none(tmp_path, monkeypatch, caplog) -> None:
+    tok = build_char_tokenizer()
+    out = export_hf(build_tiny_model(TinyModelConfig(), tok), tok, tmp_path / "policy")
+    monkeypatch.setattr(LlamaForCausalLM, "_supports_sdpa", False)
+    with caplog.at_level(logging.WARNING, logger="drift.models.factory"):
+        built = build_tiny_model(TinyModelConfig(), tok, "sdpa")
+        loaded, _ = load_policy(ModelConfig(name_or_path=str(out), attn_implementation="sdpa"))
+    assert built.config._attn_implementation == loaded.config._attn_implementation == "eager"
+    assert caplog.text.count("falling back to eager attention") == 2
+    with pytest.raises(ValueError, match="not supported"):
+        build_tiny_model(TinyModelConfig(), tok, "no_such_attention")
