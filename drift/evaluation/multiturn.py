@@ -199,22 +199,3 @@ def evaluation_metrics(
         sampled = episode_metrics(episodes[SAMPLED], max_turns)
         metrics.update({f"{SAMPLED}/{k}": v for k, v in sampled.items()})
     return metrics
-
-
-def evaluate_policy(
-    engine: Engine,
-    problems: list[Problem],
-    eval_cfg: EvalConfig,
-    task: TaskConfig,
-    env: EnvConfig,
-    verifier: Verifier,
-    reward: RewardConfig,
-    seed: int,
-    prompt: PromptConfig | None = None,
-) -> dict[str, float]:
-    """:func:`evaluation_metrics` of :func:`evaluation_episodes`: greedy metrics, and sampled
-    ones prefixed ``sampled/``."""
-    episodes = evaluation_episodes(
-        engine, problems, eval_cfg, task, env, verifier, reward, seed, prompt
-    )
-    return evaluation_metrics(episodes, task.max_turns)

@@ -139,10 +139,6 @@ class AdamSnapshots(Callback):
         self.saved.append((step, mean_lr, path))
 
 
-def _cpu(state: dict[str, Any]) -> dict[str, torch.Tensor]:
-    return {k: torch.as_tensor(v).detach().cpu().clone() for k, v in state.items()}
-
-
 TRAINER_UNUSED = frozenset(
     {"max_steps", "max_epochs", "micro_batch_size", "accelerator", "num_workers"}
     | {"log_every_n_steps", "keep_checkpoints"}

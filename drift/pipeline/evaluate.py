@@ -3,18 +3,26 @@ episodes (``eval/trajectories.jsonl``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 from drift.config import DriftConfig
-from drift.evaluation.multiturn import evaluation_episodes, evaluation_metrics
+from drift.enums import PromptFormat
+from drift.evaluation.drift_paper.report import benchmark_metrics, benchmark_table
+from drift.evaluation.multiturn import GREEDY, evaluation_episodes, evaluation_metrics
 from drift.pipeline.engines import open_engine
 from drift.reward.verifiers import build_verifier
 from drift.types import Problem, Trajectory
-from drift.utils.io import write_jsonl
+from drift.utils.io import atomic_open, write_jsonl
+
+log = logging.getLogger(__name__)
 
 EPISODES_FILE = Path("eval") / "trajectories.jsonl"
 """Where an evaluation's episodes go, under the directory that holds its ``metrics.json``."""
+
+TURN_TABLE_FILE = Path("eval") / "turns.md"
+"""Under the DRIFT formats: the test split's greedy episodes in the authors' per-turn table."""
 
 
 def write_episodes(path: Path, episodes: Mapping[str, list[Trajectory]]) -> None:
@@ -50,4 +58,18 @@ def evaluate_policy_dir(
 
             suite = evaluate_suite(engine, cfg, out_dir)
     write_episodes(out_dir / EPISODES_FILE, episodes)
+    if cfg.eval.prompt_format != PromptFormat.PLAIN and GREEDY in episodes:
+        _write_turn_table(cfg, episodes[GREEDY], out_dir)
     return {**evaluation_metrics(episodes, cfg.task.max_turns), **suite}
+
+
+def _write_turn_table(cfg: DriftConfig, greedy: list[Trajectory], out_dir: Path) -> None:
+    """Log the greedy test episodes in the suite's per-turn table (the authors' per-turn and
+    cumulative accuracy and correction rate, drift's valid rate: one minus the malformed share)
+    and write it to ``out_dir / TURN_TABLE_FILE``."""
+    label = f"{cfg.task.name.value} test split, {cfg.eval.prompt_format.value}"
+    metrics = benchmark_metrics(greedy, cfg.task.max_turns)
+    table = benchmark_table(label, metrics, cfg.task.max_turns)
+    with atomic_open(out_dir / TURN_TABLE_FILE) as fh:
+        fh.write(table + "\n")
+    log.info("%s per turn:\n%s", out_dir.name, table)

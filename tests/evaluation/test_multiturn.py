@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 import pytest
 from scripted_engine import ScriptedEngine
@@ -7,7 +8,6 @@ from drift.config import EnvConfig, EvalConfig, Protocol, RewardConfig, TaskConf
 from drift.evaluation.multiturn import (
     echoes_feedback,
     episode_metrics,
-    evaluate_policy,
     evaluation_episodes,
     evaluation_metrics,
     standing_correct,
@@ -74,7 +74,13 @@ def test_acc_at_k_monotone_and_empty_rates() -> None:
         episode_metrics([], 3)
 
 
-def test_evaluate_policy_greedy_and_sampled() -> None:
+def _metrics(engine: ScriptedEngine, problems: list[Problem], *args: Any) -> dict[str, float]:
+    """The metrics of an evaluation: its episodes' :func:`evaluation_metrics`."""
+    task = args[1]
+    return evaluation_metrics(evaluation_episodes(engine, problems, *args), task.max_turns)
+
+
+def test_evaluation_greedy_and_sampled() -> None:
     def reply(conv: list[Message]) -> str:  # right on the second try
         return "<answer>3</answer>" if len(conv) > 1 else "<answer>1</answer>"
 
@@ -85,9 +91,7 @@ def test_evaluate_policy_greedy_and_sampled() -> None:
     ]
     task = TaskConfig(max_turns=3)
     eval_cfg = EvalConfig(sampled_samples=2, temperature=0.7, max_new_tokens=9)
-    m = evaluate_policy(
-        engine, problems, eval_cfg, task, EnvConfig(), exact_match, RewardConfig(), seed=1
-    )
+    m = _metrics(engine, problems, eval_cfg, task, EnvConfig(), exact_match, RewardConfig(), 1)
     assert m["acc@1"] == 0.0 and m["acc@2"] == 1.0 and m["sampled/acc@2"] == 1.0
     assert m["correction_rate"] == 1.0
     assert m["correction_rate@t2"] == 1.0 and m["correction_rate@t3"] == 0.0  # none reach t3
@@ -167,7 +171,7 @@ def test_turn_metrics_edge_cases() -> None:
         turn_change_metrics(trajs, max_turns=0)
 
 
-def test_evaluate_policy_under_the_intrinsic_protocol() -> None:
+def test_evaluation_under_the_intrinsic_protocol() -> None:
     def reply(conv: list[Message]) -> str:  # right first, then talked out of it
         return "<answer>3</answer>" if len(conv) == 1 else "<answer>1</answer>"
 
@@ -179,7 +183,7 @@ def test_evaluate_policy_under_the_intrinsic_protocol() -> None:
     task = TaskConfig(max_turns=3)
     env = EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it.")
     eval_cfg = EvalConfig(sampled_samples=0)
-    m = evaluate_policy(engine, problems, eval_cfg, task, env, exact_match, RewardConfig(), seed=1)
+    m = _metrics(engine, problems, eval_cfg, task, env, exact_match, RewardConfig(), 1)
     assert [len(call[0]) for call in engine.calls] == [4, 4, 4]  # every episode, every turn
     assert engine.calls[1][0][0][-1] == {"role": "user", "content": "Check it."}
     assert (m["acc@t1"], m["acc@t2"], m["acc@t3"]) == (1.0, 0.0, 0.0)
@@ -189,7 +193,7 @@ def test_evaluate_policy_under_the_intrinsic_protocol() -> None:
     assert m["repeat_rate"] == pytest.approx(1 / 2)  # "1" at turn 3 repeats turn 2
 
 
-def test_evaluate_policy_follows_eval_prompt_format() -> None:
+def test_evaluation_follows_eval_prompt_format() -> None:
     from drift.config import PromptConfig
     from drift.enums import PromptFormat
 
@@ -202,7 +206,7 @@ def test_evaluate_policy_follows_eval_prompt_format() -> None:
     eval_cfg = EvalConfig(sampled_samples=0, prompt_format=PromptFormat.DRIFT_SIMPLE)
     task = TaskConfig(max_turns=3)
     prompt = PromptConfig(system="S")
-    m = evaluate_policy(
+    m = _metrics(
         engine, problems, eval_cfg, task, EnvConfig(), exact_match, RewardConfig(), 1, prompt
     )
     assert m["acc@1"] == 0.0 and m["acc@2"] == 1.0
@@ -224,7 +228,6 @@ def test_evaluation_episodes_are_kept_by_decoding() -> None:
     episodes = evaluation_episodes(engine, *args)
     assert {k: len(v) for k, v in episodes.items()} == {"greedy": 3, "sampled": 6}
     assert [t.solved_turn for t in episodes["greedy"]] == [2, 2, 2]
-    assert evaluation_metrics(episodes, 2) == evaluate_policy(engine, *args)
     only_sampled = evaluation_episodes(engine, problems, EvalConfig(greedy=False), *args[2:])
     assert list(only_sampled) == ["sampled"]
     assert all(k.startswith("sampled/") for k in evaluation_metrics(only_sampled, 2))

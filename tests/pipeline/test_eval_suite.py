@@ -91,7 +91,7 @@ def test_a_subset_and_the_plain_format(tmp_path: Path) -> None:
 def test_a_tiny_model_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     from drift.models.factory import export_hf, load_policy
-    from drift.pipeline.evaluate import evaluate_policy_dir
+    from drift.pipeline.evaluate import TURN_TABLE_FILE, evaluate_policy_dir
 
     model_cfg = ModelConfig(name_or_path="tiny")
     model_cfg.tiny.max_position_embeddings = 2048
@@ -115,3 +115,6 @@ def test_a_tiny_model_end_to_end(tmp_path: Path) -> None:
         assert metrics[f"drift_paper/{name}/n"] == metrics[f"drift_paper/{name}/attempts@t1"] == 1
         assert 0.0 <= metrics[f"drift_paper/{name}/acc@2"] <= 1.0
     assert (tmp_path / "run" / SUITE_DIR / "tables.md").is_file()
+    turns = (tmp_path / "run" / TURN_TABLE_FILE).read_text()  # the test split, per turn
+    assert turns.startswith("**embedded test split, drift_simple** (1 problems)")
+    assert "| 2 | " in turns and "valid_rate" in turns

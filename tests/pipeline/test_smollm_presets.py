@@ -81,6 +81,26 @@ def test_debug_fast_lets_rft_step_on_one_right_second_attempt_of_smollm_intrinsi
     cfg = load_config(compose_cfg(["experiment=smollm_intrinsic", "debug=fast"]))
     assert cfg.trainer.micro_batch_size == cfg.trainer.effective_batch_size == 8
     assert cfg.rollout.num_samples == 8
-    assert (cfg.task.num_train, cfg.trainer.max_steps) == (8, 4)  # the rest is debug=fast's
+    assert (cfg.task.num_train, cfg.trainer.max_steps) == (8, 2)  # 8: debug=fast's
     iw = load_config(compose_cfg(["experiment=smollm_iw", "debug=fast"]))
     assert (iw.trainer.micro_batch_size, iw.rollout.num_samples) == (4, 4)  # no preset file
+
+
+@pytest.mark.parametrize(
+    ("overrides", "methods"),
+    [
+        (["experiment=smollm_iw"], 7),
+        (["experiment=smollm_intrinsic"], 6),
+        (["experiment=drift_iw_paper", "model=smollm2-135m-instruct", "task=arithmetic"], 1),
+    ],
+)
+def test_debug_fast_on_smollm_runs_in_minutes_on_the_hf_engine(compose_cfg, overrides, methods):
+    """debug=fast takes each preset's conf/debug/preset/fast_<experiment>.yaml: the HF engine, 8
+    test problems, two optimiser steps; drift_iw_paper keeps its formats in float32."""
+    cfg = load_config(compose_cfg([*overrides, "debug=fast"]))
+    assert len(cfg.methods()) == methods
+    assert cfg.rollout.engine == "hf" and cfg.task.num_test == 8 and cfg.trainer.max_steps == 2
+    if "experiment=drift_iw_paper" in overrides:
+        assert (cfg.rollout.prompt_format, cfg.eval.prompt_format) == ("drift_full", "drift_simple")
+        assert cfg.trainer.precision == "32-true" and cfg.trainer.accelerator == "auto"
+        assert cfg.eval.sampled_samples == 0 and cfg.rollout.max_new_tokens == 96
