@@ -83,7 +83,9 @@ class FeatureBank:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
         # in chunks, into flat token arrays: never the whole pool's tokenisation at once
-        self.pool = encode_to_store(self.tokenizer, pool, cfg.trainer.max_length)
+        self.pool = encode_to_store(
+            self.tokenizer, pool, cfg.trainer.max_length, truncation=cfg.trainer.truncation
+        )
         self._loaded: int | None = None
         self._state: dict[str, Any] = {}
         self._memo: dict[str, Any] = {}
@@ -98,7 +100,9 @@ class FeatureBank:
         return self.model
 
     def encode(self, examples: Sequence[TrainExample]) -> list[EncodedExample]:
-        return encode_examples(self.tokenizer, list(examples), self.cfg.trainer.max_length)
+        return encode_examples(
+            self.tokenizer, list(examples), self.cfg.trainer.max_length, self.cfg.trainer.truncation
+        )
 
     def _extract(
         self, examples: Sequence[EncodedExample], ckpt: Checkpoint, tag: str

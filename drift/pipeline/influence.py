@@ -138,7 +138,9 @@ class _Extractor:
         self.model: nn.Module = model.to(torch.device(feature_device(cfg)))
 
     def encode(self, examples: list[TrainExample]) -> list[EncodedExample]:
-        return encode_examples(self.tokenizer, examples, self.cfg.trainer.max_length)
+        return encode_examples(
+            self.tokenizer, examples, self.cfg.trainer.max_length, self.cfg.trainer.truncation
+        )
 
     def store(self, encoded: list[EncodedExample], tag: str) -> FeatureStore:
         """Features of ``encoded`` (rows in their order), extracted once per policy, settings,

@@ -62,3 +62,20 @@ def test_target_features_are_keyed_on_the_loss_mask(study):
         targets = TargetSet(chosen, np.ones(2), np.arange(2), ["a", "b"])
         feats[turns] = bank.target_features(targets)
     assert not np.allclose(feats["final"], feats["all"])
+
+
+def test_pool_and_targets_are_cut_as_the_trainer_cuts(study):
+    """trainer.truncation=left keeps an example's last tokens (its final answer and loss) in the
+    features' encoding, as in training; the default keeps the first ones."""
+    cfg, pool, warmup = study
+    full = FeatureBank(cfg, warmup, pool.examples)
+    longest = int(np.argmax(full.pool.lengths))
+    whole = full.pool[longest].input_ids
+    budget = len(whole) - 3
+    cfg.trainer = dataclasses.replace(cfg.trainer, max_length=budget, truncation="left")
+    left = FeatureBank(cfg, warmup, pool.examples)
+    assert list(left.pool[longest].input_ids) == list(whole[-budget:])
+    assert list(left.encode([pool.examples[longest]])[0].input_ids) == list(whole[-budget:])
+    cfg.trainer = dataclasses.replace(cfg.trainer, truncation="right")
+    right = FeatureBank(cfg, warmup, pool.examples)
+    assert list(right.pool[longest].input_ids) == list(whole[:budget])
