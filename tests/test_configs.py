@@ -159,6 +159,8 @@ def test_prompt_groups_need_whole_groups_per_step(compose_cfg):
                 ["method=drift_iw", "method.batch_order=prompt_groups", "rollout.num_samples=12"]
             )
         )
+    with pytest.raises(ConfigError, match="rft: .*groups are not whole"):  # it drops episodes
+        load_config(compose_cfg(["method=rft", "method.batch_order=prompt_groups"]))
 
 
 def test_debug_fast_turns_logging_off_unless_the_command_line_names_a_logger(compose_cfg):

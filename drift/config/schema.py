@@ -20,7 +20,7 @@ from drift.config.reward import RewardConfig
 from drift.config.rollout import RolloutConfig
 from drift.config.task import TaskConfig
 from drift.config.trainer import TrainerConfig
-from drift.enums import BatchOrder, MethodFamily, PromptFormat, Protocol, TaskSource
+from drift.enums import BatchOrder, MethodFamily, PromptFormat, Protocol, TaskSource, Weighting
 from drift.errors import ConfigError, require_identifier, require_positive
 from drift.models.config import ModelConfig, package_dir
 
@@ -154,6 +154,13 @@ class DriftConfig:
             for n, m in self.methods().items()
             if m.train and m.family == MethodFamily.IW and m.batch_order == BatchOrder.PROMPT_GROUPS
         ]
+        dropping = [n for n in grouped if self.methods()[n].weighting == Weighting.RFT]
+        if dropping:
+            raise ConfigError(
+                f"{dropping[0]}: method.batch_order=prompt_groups keeps each prompt's episodes "
+                "together, whole groups per step; weighting=rft drops the unsolved ones, so its "
+                "groups are not whole: use batch_order=shuffle"
+            )
         if grouped and self.trainer.effective_batch_size % self.rollout.num_samples:
             raise ConfigError(
                 f"{grouped[0]}: method.batch_order=prompt_groups needs "
