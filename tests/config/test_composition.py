@@ -10,7 +10,7 @@ from omegaconf import open_dict
 
 from drift.config import BatchOrder, ConfigError, Truncation, load_config
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = ["task", "model", "method", "rollout", "reward", "trainer", "logger"]
 
 

@@ -9,7 +9,7 @@ from config_refusal import refused
 from drift.config import BENCHMARK_DIR, load_config
 from drift.enums import Benchmark, EvalSuite
 
-FIXTURES = Path(__file__).parent / "evaluation" / "drift_paper" / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "evaluation" / "drift_paper" / "fixtures"
 
 
 def test_off_by_default_with_the_papers_settings(compose_cfg) -> None:

@@ -14,7 +14,7 @@ import yaml
 
 from drift.config import DriftConfig
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 # Groups whose dataclass defaults are the default option's settings; `method`'s dataclass is the
 # base of every method, none of which is its default (each names itself, for one).
 DEFAULT_IS_THE_DATACLASS = ("task", "model", "rollout", "reward", "env", "trainer", "logger")
