@@ -13,14 +13,12 @@ import platform
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
-
-from drift.attribution.store import FeatureStore
 
 
 class Size(StrEnum):
@@ -31,9 +29,6 @@ class Size(StrEnum):
     SMALL = "small"
     FULL = "full"
 
-
-CHUNK_ROWS = 8192
-"""Feature rows read at a time, as the attribution pipeline scans a store."""
 
 Case = Callable[[], float]
 """One repetition of a path; returns the units of work it did (examples, tokens, bytes)."""
@@ -117,11 +112,6 @@ def peak_alloc_mb(call: Callable[[], object]) -> float:
         return tracemalloc.get_traced_memory()[1] / 1e6
     finally:
         tracemalloc.stop()
-
-
-def scan(store: FeatureStore) -> Iterator[np.ndarray]:
-    """``store``'s feature rows, :data:`CHUNK_ROWS` at a time (what scoring and the Fisher read)."""
-    return (chunk for _, chunk in store.iter_chunks(CHUNK_ROWS))
 
 
 def machine() -> dict[str, Any]:

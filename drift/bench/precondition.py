@@ -15,16 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from drift.attribution.directions import CHUNK_ROWS, chunks
 from drift.attribution.precondition import fisher_inverse
 from drift.attribution.store import FeatureStore
 from drift.bench.harness import (
-    CHUNK_ROWS,
     BenchResult,
     Size,
     counting,
     interleave,
     peak_alloc_mb,
-    scan,
 )
 from drift.bench.score import random_store
 
@@ -53,7 +52,7 @@ def numpy_fisher(files: list[Path], directions: np.ndarray, chunk_rows: int) -> 
 
 
 def _project(store: FeatureStore, directions: np.ndarray) -> np.ndarray:
-    return fisher_inverse(scan(store), DAMPING)(directions)
+    return fisher_inverse(chunks(store), DAMPING)(directions)
 
 
 def run(size: Size, repeats: int) -> BenchResult:

@@ -16,16 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from drift.attribution.directions import CHUNK_ROWS, chunks
 from drift.attribution.scoring import direction_scores
 from drift.attribution.store import FeatureStore
 from drift.bench.harness import (
-    CHUNK_ROWS,
     BenchResult,
     Size,
     counting,
     interleave,
     peak_alloc_mb,
-    scan,
 )
 
 # rows, dim, queries, rows per shard
@@ -91,4 +90,4 @@ def run(size: Size, repeats: int) -> BenchResult:
 
 
 def _project(store: FeatureStore, queries: np.ndarray) -> np.ndarray:
-    return direction_scores(scan(store), queries)
+    return direction_scores(chunks(store), queries)
