@@ -80,7 +80,7 @@ def run(size: Size, repeats: int) -> BenchResult:
             "loop (LESS)": extract("loop (LESS)"),
         }
         seconds, units = interleave(cases, repeats)
-    shape = models.SHAPES[Size(size)]
+    shape = models.shape(Size(size))
     return BenchResult(
         name="features",
         size=str(size),

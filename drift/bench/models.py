@@ -1,16 +1,20 @@
 """Models and data the benchmarks share: the project's tiny-model builder at three shapes.
 
 Every model is randomly initialised (no downloads) with the project's character tokenizer;
-``full`` is Qwen2.5-0.5B's transformer shape (as ``model=qwen2.5-0.5b-shaped``).
+``full`` is Qwen2.5-0.5B's transformer shape, read from ``conf/model/qwen2.5-0.5b-shaped.yaml``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+import yaml
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from drift.bench.harness import Size
+from drift.cli import CONFIG_DIR
 from drift.data.chat import EncodedExample
 from drift.data.tokenizer import build_char_tokenizer
 from drift.enums import Architecture
@@ -26,16 +30,19 @@ SHAPES: dict[Size, TinyModelConfig] = {
         intermediate_size=512,
         max_position_embeddings=1024,  # 5-turn rollouts run past 256 positions
     ),
-    Size.FULL: TinyModelConfig(
-        architecture=Architecture.QWEN2,
-        hidden_size=896,
-        num_layers=24,
-        num_heads=14,
-        num_kv_heads=2,
-        intermediate_size=4864,
-        max_position_embeddings=4096,
-    ),
 }
+SHAPED_PRESET = Path(CONFIG_DIR) / "model" / "qwen2.5-0.5b-shaped.yaml"
+"""The model preset whose shape ``full`` takes."""
+
+
+def shape(size: Size) -> TinyModelConfig:
+    """The model shape of ``size``: ``full`` the one that ``model=qwen2.5-0.5b-shaped`` builds."""
+    if size != Size.FULL:
+        return SHAPES[size]
+    tiny = dict(yaml.safe_load(SHAPED_PRESET.read_text())["tiny"])
+    return TinyModelConfig(**{**tiny, "architecture": Architecture(tiny["architecture"])})
+
+
 LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
@@ -48,7 +55,7 @@ def build(size: Size) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A seeded random model of ``size``'s shape and the character tokenizer."""
     tokenizer = build_char_tokenizer()
     torch.manual_seed(0)
-    return build_tiny_model(SHAPES[Size(size)], tokenizer), tokenizer
+    return build_tiny_model(shape(Size(size)), tokenizer), tokenizer
 
 
 def talkative(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:

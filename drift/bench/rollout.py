@@ -113,7 +113,7 @@ def run(size: Size, repeats: int) -> BenchResult:
     cases = {name: counting(call, tokens[name]) for name, call in calls.items()}
     seconds, units = interleave(cases, repeats, warmup=False)
     same = {t: outputs[f"drift {t} turn(s)"] == outputs[f"generate {t} turn(s)"] for t in TURNS}
-    shape = models.SHAPES[Size(size)]
+    shape = models.shape(Size(size))
     return BenchResult(
         name="rollout",
         size=str(size),

@@ -150,7 +150,7 @@ def run(size: Size, repeats: int) -> BenchResult:
             for name, (fit, model) in fits.items()
         }
         seconds, units = interleave(cases, repeats)
-    shape = models.SHAPES[Size(size)]
+    shape = models.shape(Size(size))
     return BenchResult(
         name="sft",
         size=str(size),

@@ -56,3 +56,13 @@ def test_main_writes_machine_and_results(tmp_path) -> None:
     }
     with pytest.raises(SystemExit):
         main(["nothing"])
+
+
+def test_full_size_is_the_shaped_qwen_preset(compose_cfg):
+    """`--size full` builds the transformer that model=qwen2.5-0.5b-shaped builds."""
+    from drift.bench.harness import Size
+    from drift.bench.models import shape
+    from drift.config import load_config
+
+    preset = load_config(compose_cfg(["model=qwen2.5-0.5b-shaped"])).model.tiny
+    assert shape(Size.FULL) == preset
