@@ -16,7 +16,7 @@ from drift.pipeline.cache_keys import cache_key, episodes_config, write_entry_co
 from drift.pipeline.engines import build_engine, close_engine
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
-from drift.rollout.engine import SamplingParams
+from drift.rollout.engine import Engine, SamplingParams
 from drift.rollout.env import Environment
 from drift.rollout.store import collect_rollouts
 from drift.types import Problem, Trajectory
@@ -96,6 +96,44 @@ def validation_config(cfg: DriftConfig, num_samples: int, max_turns: int) -> Dri
     )
 
 
+class _ChunkSampler:
+    """Episodes of a chunk of prompts drawn from ``policy``; the engine starts on first use."""
+
+    def __init__(self, cfg: DriftConfig, policy: str) -> None:
+        self.cfg, self.policy = cfg, policy
+        self.verifier = build_verifier(cfg.reward.verifier)
+        self.env = Environment.from_config(cfg.task, cfg.env, cfg.rollout.prompt_format, cfg.prompt)
+        self.engine: Engine | None = None
+
+    def __call__(self, chunk: list[Problem]) -> list[Trajectory]:
+        cfg = self.cfg
+        if self.engine is None:
+            self.engine = build_engine(cfg.rollout, cfg.model, self.policy)
+        # Samples depend on the whole chunk, not on each prompt alone: HF ``generate`` draws
+        # every row of a batch from one generator and batches by length, so one batched call
+        # cannot seed prompts one by one. Chunks therefore have fixed boundaries (the store
+        # resamples whole chunks on resume) and each is seeded from its first prompt.
+        params = SamplingParams(
+            temperature=cfg.rollout.temperature,
+            top_p=cfg.rollout.top_p,
+            max_new_tokens=cfg.rollout.max_new_tokens,
+            seed=int(config_hash(cfg.seed, chunk[0].id)[:8], 16),
+        )
+        return run_episodes(
+            self.engine,
+            chunk,
+            num_samples=cfg.rollout.num_samples,
+            params=params,
+            env=self.env,
+            verifier=self.verifier,
+            reward=cfg.reward,
+            answer_format=cfg.task.answer_format,
+        )
+
+    def close(self) -> None:
+        close_engine(self.engine)
+
+
 def ensure_rollouts(
     cfg: DriftConfig,
     policy: str,
@@ -111,49 +149,21 @@ def ensure_rollouts(
     if path is None:
         key_config, path = rollout_config(cfg, policy), rollout_path(cfg, policy)
     meta_path = path.with_suffix(".meta.json")
-    verifier = build_verifier(cfg.reward.verifier)
-    env = Environment.from_config(cfg.task, cfg.env, cfg.rollout.prompt_format, cfg.prompt)
-    engine = None
     clock = RolloutClock(path.with_suffix(".partial.meta.json"))
-
-    def sample_chunk(chunk: list[Problem]) -> list[Trajectory]:
-        nonlocal engine
-        if engine is None:
-            engine = build_engine(cfg.rollout, cfg.model, policy)
-        # Samples depend on the whole chunk, not on each prompt alone: HF ``generate`` draws
-        # every row of a batch from one generator and batches by length, so one batched call
-        # cannot seed prompts one by one. Chunks therefore have fixed boundaries (the store
-        # resamples whole chunks on resume) and each is seeded from its first prompt.
-        params = SamplingParams(
-            temperature=cfg.rollout.temperature,
-            top_p=cfg.rollout.top_p,
-            max_new_tokens=cfg.rollout.max_new_tokens,
-            seed=int(config_hash(cfg.seed, chunk[0].id)[:8], 16),
-        )
-        return run_episodes(
-            engine,
-            chunk,
-            num_samples=cfg.rollout.num_samples,
-            params=params,
-            env=env,
-            verifier=verifier,
-            reward=cfg.reward,
-            answer_format=cfg.task.answer_format,
-        )
-
+    sampler = _ChunkSampler(cfg, policy)
     fresh = not path.exists()
     try:
         trajectories = collect_rollouts(
             path,
             problems,
             cfg.rollout.chunk_prompts,
-            sample_chunk,
+            sampler,
             description="rollouts",
             samples_per_prompt=cfg.rollout.num_samples,
             on_append=clock.save,
         )
     finally:
-        close_engine(engine)
+        sampler.close()
     if fresh or not meta_path.exists():
         tokens = count_generated_tokens(policy, trajectories)
         write_json(meta_path, {"wall_seconds": clock.seconds(), "generated_tokens": tokens})
