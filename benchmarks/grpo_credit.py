@@ -45,7 +45,7 @@ def main() -> None:
 
     episodes = grouped(read_trajectories(args.rollouts), args.group)
     shares = [turn_contributions(t.turns, RewardConfig()) for t in episodes]
-    by_turn = turn_advantages(shares, args.group, RewardScaling.GROUP)  # [N, turns]
+    by_turn = turn_advantages(shares, args.group, RewardScaling.group)  # [N, turns]
     by_episode = by_turn[:, :1].expand_as(by_turn)  # turn 1's advantage is the episode's
     width = by_turn.shape[1]
     tokens = torch.zeros(len(episodes), width)  # [N, turns] characters + eos per answer

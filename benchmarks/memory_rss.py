@@ -87,7 +87,7 @@ def run_path(path: Path, tokenizer_dir: str | None, max_length: int, work: Path)
         weights=dataset.examples.weights,
         effective_batch_size=64,
         accumulate_grad_batches=1,
-        normalize=Normalize.MEAN,
+        normalize=Normalize.mean,
         seed=0,
         lengths=dataset.examples.lengths,
     )

@@ -46,7 +46,7 @@ def measure(engine: Engine, tokenizer, problems, samples: int, params: SamplingP
         Environment.oracle(FEEDBACK, 3),
         exact_match,
         RewardConfig(),
-        answer_format=AnswerFormat.LAST_NUMBER,
+        answer_format=AnswerFormat.last_number,
     )
     seconds = time.perf_counter() - start
     texts = [turn.text for e in episodes for turn in e.turns]
@@ -71,9 +71,9 @@ def main() -> None:
         )
     )
     arithmetic = ArithmeticConfig(
-        operations=[ArithmeticOp.ADD, ArithmeticOp.SUB], min_operand=1, max_operand=20
+        operations=[ArithmeticOp.add, ArithmeticOp.sub], min_operand=1, max_operand=20
     )
-    task = TaskConfig(name=TaskSource.ARITHMETIC, num_test=args.prompts, arithmetic=arithmetic)
+    task = TaskConfig(name=TaskSource.arithmetic, num_test=args.prompts, arithmetic=arithmetic)
     problems = load_problems(task, "test")
     settings = {
         "greedy": (1, SamplingParams(0.0, 1.0, 24, None)),

@@ -83,7 +83,7 @@ def test_a_module_in_the_working_directory_is_found(tmp_path, monkeypatch):
 
 def test_choice_or_object():
     assert choice_or_object("reward.verifier", "exact", VerifierName) is None
-    assert choice_or_object("reward.verifier", VerifierName.MATH_VERIFY, VerifierName) is None
+    assert choice_or_object("reward.verifier", VerifierName.math_verify, VerifierName) is None
     obj = choice_or_object("reward.verifier", "user_plugins:one_argument", VerifierName)
     assert obj is user_plugins.one_argument
     with pytest.raises(ConfigError) as err:
@@ -115,7 +115,7 @@ def test_the_source_hash_follows_the_plugins_module_file(tmp_path, monkeypatch):
     module.write_text("def same(prediction, target):\n    return prediction == target\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "hashed_plugin", raising=False)
-    assert source_hash(VerifierName.EXACT.value) is None  # a built-in has no source of the user's
+    assert source_hash(VerifierName.exact.value) is None  # a built-in has no source of the user's
     first = source_hash("hashed_plugin:same")
     assert first == source_hash("hashed_plugin.same") and len(first) == 16
     module.write_text(module.read_text() + "# edited\n")

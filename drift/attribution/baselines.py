@@ -27,7 +27,7 @@ def perplexity_scores(per_example_losses: np.ndarray, mode: PerplexityMode) -> n
     loss = np.asarray(per_example_losses, dtype=np.float64)
     if loss.ndim != 1 or not np.isfinite(loss).all():
         raise ValueError("per-example losses must be a finite 1-D array")
-    if mode is PerplexityMode.LOW:
+    if mode is PerplexityMode.low:
         return -loss
     return -np.abs(loss - np.median(loss))
 
@@ -68,7 +68,7 @@ def embedding_scores(
     train_texts: Sequence[str],
     query_texts: Sequence[str],
     model: Any = None,
-    reduce: EmbeddingReduce = EmbeddingReduce.MAX,
+    reduce: EmbeddingReduce = EmbeddingReduce.max,
 ) -> np.ndarray:
     """Cosine similarity [N] of each training text to the query set (nearest query or mean)."""
     reduce = EmbeddingReduce(reduce)
@@ -77,4 +77,4 @@ def embedding_scores(
     if not train_texts:
         return np.zeros(0)
     sims = embed(train_texts, model) @ embed(query_texts, model).T  # [N, Q]
-    return sims.max(axis=1) if reduce is EmbeddingReduce.MAX else sims.mean(axis=1)
+    return sims.max(axis=1) if reduce is EmbeddingReduce.max else sims.mean(axis=1)

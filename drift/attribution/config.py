@@ -15,18 +15,14 @@ class FeatureImpl(str, Enum):
     """How features are computed: batched hooks (fast) or LESS's batch-1 loop (baseline)."""
 
     hooks = "hooks"
-    HOOKS = "hooks"  # alias
     loop = "loop"
-    LOOP = "loop"  # alias
 
 
 class StorageDType(str, Enum):
     """Storage precision of feature shards; computation is always float32."""
 
     float16 = "float16"
-    FLOAT16 = "float16"  # alias
     float32 = "float32"
-    FLOAT32 = "float32"  # alias
 
 
 @dataclass
@@ -34,7 +30,7 @@ class FeatureConfig:
     """Per-example projected gradient features of chosen linear layers."""
 
     impl: FeatureImpl = field(
-        default=FeatureImpl.HOOKS,
+        default=FeatureImpl.hooks,
         metadata={"help": "hooks: Kronecker-projected, batched; loop: batch 1, dense projection"},
     )
     layers: list[str] = field(
@@ -70,7 +66,7 @@ class FeatureConfig:
         },
     )
     dtype: StorageDType = field(
-        default=StorageDType.FLOAT32, metadata={"help": "storage dtype of feature shards"}
+        default=StorageDType.float32, metadata={"help": "storage dtype of feature shards"}
     )
 
     def __post_init__(self) -> None:

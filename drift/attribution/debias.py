@@ -39,13 +39,13 @@ def debias(
     if (n < 0).any():
         raise ValueError("gradient norms must be >= 0")
     col = n if s.ndim == 1 else n[:, None]
-    if mode is DebiasMode.NONE:
+    if mode is DebiasMode.none:
         return s.copy()
-    if mode is DebiasMode.COSINE:
+    if mode is DebiasMode.cosine:
         if target_norm <= 0:
             raise ValueError(f"target_norm must be > 0, got {target_norm}")
         return _safe_divide(s, col * target_norm)
-    if mode is DebiasMode.POWER:
+    if mode is DebiasMode.power:
         if alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         return _safe_divide(s, col**alpha)

@@ -68,13 +68,13 @@ def drift_targets(
         "targets/correct_fraction": float(np.mean([t.final_correct for t in rollouts])),
         "targets/fallback_sign": 0.0,
     }
-    if contrast == 0 and scheme is not SignScheme.SIGN:
+    if contrast == 0 and scheme is not SignScheme.sign:
         log.warning(
             "drift_if: no validation query has both a correct and an incorrect rollout, so "
             "scheme=%s has no contrast; falling back to scheme=sign",
             scheme.value,
         )
-        scheme, stats["targets/fallback_sign"] = SignScheme.SIGN, 1.0
+        scheme, stats["targets/fallback_sign"] = SignScheme.sign, 1.0
     return signed_rollout_targets(rollouts, scheme, scoring.loss_turns), stats
 
 
@@ -83,9 +83,9 @@ def precondition_direction(
 ) -> np.ndarray:
     """``direction`` [D, Q] under ``scoring.preconditioner`` (identity or the store's Fisher)."""
     name = PreconditionerName(scoring.preconditioner)
-    if name is PreconditionerName.IDENTITY:
+    if name is PreconditionerName.identity:
         return direction
-    if name is PreconditionerName.FISHER:
+    if name is PreconditionerName.fisher:
         return fisher_inverse(chunks(store), scoring.damping)(direction)
     raise MethodSkipped(
         f"method.scoring.preconditioner={name.value} applies to less (adam) and cg_if (cg) only"

@@ -46,7 +46,7 @@ def feature_projection(model: nn.Module, cfg: FeatureConfig, device: torch.devic
     (same layers, same seeded projector), for gradients computed outside the extractor."""
     shapes = layer_shapes(select_layers(model, cfg.layers))
     kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
-    if cfg.impl == FeatureImpl.HOOKS:
+    if cfg.impl == FeatureImpl.hooks:
         return kron.project_grads
     n_params = sum(d_out * d_in for d_out, d_in in shapes.values())
     dense = DenseProjector(n_params, cfg.loop_dim or kron.dim, cfg.seed, cfg.loop_chunk)
@@ -73,7 +73,7 @@ def feature_settings(
         "num_examples": len(ids),
         "examples_hash": config_hash(list(ids)),
     }
-    if cfg.impl == FeatureImpl.LOOP:
+    if cfg.impl == FeatureImpl.loop:
         settings["loop_chunk"] = cfg.loop_chunk
     return settings
 
@@ -121,7 +121,7 @@ def extract_features(
     shapes = layer_shapes(modules)
     device = next(model.parameters()).device
     kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
-    dim = kron.dim if cfg.impl == FeatureImpl.HOOKS else (cfg.loop_dim or kron.dim)
+    dim = kron.dim if cfg.impl == FeatureImpl.hooks else (cfg.loop_dim or kron.dim)
     settings = feature_settings(cfg, shapes, ids, model_name, checkpoint)
     store = open_store(store_dir, dim, cfg.dtype.value, settings, ranks)
     if store.complete:
@@ -138,7 +138,7 @@ def extract_features(
     )
     with ExitStack() as stack:
         stack.enter_context(_eval_mode(model))
-        if cfg.impl == FeatureImpl.HOOKS:
+        if cfg.impl == FeatureImpl.hooks:
             col = stack.enter_context(GradientCollector(model, modules, kron))
             step: Step = partial(_hook_step, model, col)
         else:

@@ -125,7 +125,7 @@ def adam_transform(
     grad: ArrayT,
     exp_avg: ArrayT,
     exp_avg_sq: ArrayT,
-    form: AdamForm = AdamForm.PAPER,
+    form: AdamForm = AdamForm.paper,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     step: int | None = None,
@@ -143,7 +143,7 @@ def adam_transform(
     beta1, beta2 = betas
     m = beta1 * exp_avg + (1 - beta1) * grad
     v = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
-    if form is AdamForm.LESS_CODE:
+    if form is AdamForm.less_code:
         return m / (v + eps) ** 0.5
     if step is None or step < 0:
         raise ValueError(

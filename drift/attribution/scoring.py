@@ -69,7 +69,7 @@ def stream_scores_with_norms(
 def direction_scores(
     chunks: Iterable[np.ndarray],
     directions: np.ndarray,
-    mode: DebiasMode = DebiasMode.COSINE,
+    mode: DebiasMode = DebiasMode.cosine,
     alpha: float = 1.0,
 ) -> np.ndarray:
     """Debiased scores [N, K]: one streamed pass, then :func:`debias` with the row norms."""
@@ -94,7 +94,7 @@ def less_checkpoint_scores(
         unit_rows=True,
         mean=True,
     )
-    return direction_scores(train_chunks, dirs, DebiasMode.COSINE)
+    return direction_scores(train_chunks, dirs, DebiasMode.cosine)
 
 
 def less_aggregate(per_ckpt_task_scores: np.ndarray, lrs: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Choices and settings of attribution scoring (a method's ``method.scoring`` config keys).
 
 Every choice is a str-Enum (OmegaConf rejects ``typing.Literal``) with, as in
-:mod:`drift.config`, a lower-case name (what YAML spells; OmegaConf matches names) and an
-upper-case alias for code. Defaults follow the DRIFT-IF paper's wording where it has one
+:mod:`drift.enums`, one member per choice named as YAML spells it (OmegaConf matches names).
+Defaults follow the DRIFT-IF paper's wording where it has one
 (signed ±1 targets, normalised per query), our own measurements where it does not (cosine
 debiasing: README, "Data attribution").
 Per-method settings (LESS: reference targets, Adam, cosine; PRISM: pair targets, no per-query
@@ -21,115 +21,85 @@ from drift.errors import ConfigError, require_choice, require_non_negative, requ
 
 class ScoringMethod(str, Enum):
     drift_if = "drift_if"
-    DRIFT_IF = "drift_if"  # alias
     less = "less"
-    LESS = "less"  # alias
     prism = "prism"
-    PRISM = "prism"  # alias
     grad_sim = "grad_sim"
-    GRAD_SIM = "grad_sim"  # alias
     cg_if = "cg_if"
-    CG_IF = "cg_if"  # alias
     perplexity = "perplexity"
-    PERPLEXITY = "perplexity"  # alias
     embedding = "embedding"
-    EMBEDDING = "embedding"  # alias
     random = "random"
-    RANDOM = "random"  # alias
 
 
 class SignScheme(str, Enum):
     """How on-policy validation rollouts are signed by correctness."""
 
     sign = "sign"
-    SIGN = "sign"  # alias
     balanced = "balanced"
-    BALANCED = "balanced"  # alias
     advantage = "advantage"
-    ADVANTAGE = "advantage"  # alias
 
 
 class PreconditionerName(str, Enum):
     identity = "identity"
-    IDENTITY = "identity"  # alias
     adam = "adam"
-    ADAM = "adam"  # alias
     fisher = "fisher"
-    FISHER = "fisher"  # alias
     cg = "cg"
-    CG = "cg"  # alias
 
 
 class AdamForm(str, Enum):
     """LESS's code ((β1m+(1-β1)g)/sqrt(β2v+(1-β2)g²+ε)) or its paper (bias-corrected, ε outside)."""
 
     less_code = "less_code"
-    LESS_CODE = "less_code"  # alias
     paper = "paper"
-    PAPER = "paper"  # alias
 
 
 class DebiasMode(str, Enum):
     none = "none"
-    NONE = "none"  # alias
     cosine = "cosine"
-    COSINE = "cosine"  # alias
     power = "power"
-    POWER = "power"  # alias
     residual = "residual"
-    RESIDUAL = "residual"  # alias
 
 
 class PerplexityMode(str, Enum):
     low = "low"
-    LOW = "low"  # alias
     mid = "mid"
-    MID = "mid"  # alias
 
 
 class EmbeddingReduce(str, Enum):
     """Similarity of a training text to the query set: nearest query, or mean over queries."""
 
     max = "max"
-    MAX = "max"  # alias
     mean = "mean"
-    MEAN = "mean"  # alias
 
 
 class Refinement(str, Enum):
     top = "top"
-    TOP = "top"  # alias
     drop_negative = "drop_negative"
-    DROP_NEGATIVE = "drop_negative"  # alias
     weights = "weights"
-    WEIGHTS = "weights"  # alias
 
 
 class WeightMode(str, Enum):
     """Scores to SFT weights: softmax of z-scores at a temperature, or linear in rank."""
 
     softmax = "softmax"
-    SOFTMAX = "softmax"  # alias
     rank = "rank"
-    RANK = "rank"  # alias
 
 
 @dataclass
 class ScoringConfig:
     """How scores are formed from features and turned into a selection or weights."""
 
-    method: ScoringMethod = field(default=ScoringMethod.DRIFT_IF, metadata={"help": "scorer"})
+    method: ScoringMethod = field(default=ScoringMethod.drift_if, metadata={"help": "scorer"})
     scheme: SignScheme = field(
-        default=SignScheme.SIGN, metadata={"help": "signing of on-policy validation rollouts"}
+        default=SignScheme.sign, metadata={"help": "signing of on-policy validation rollouts"}
     )
     loss_turns: LossTurns = field(
-        default=LossTurns.FINAL, metadata={"help": "assistant turns of a target rollout with loss"}
+        default=LossTurns.final, metadata={"help": "assistant turns of a target rollout with loss"}
     )
     normalize_per_group: bool = field(
         default=True, metadata={"help": "unit-normalise each query's signed sum before summing"}
     )
     preconditioner: PreconditionerName = field(
-        default=PreconditionerName.IDENTITY,
+        default=PreconditionerName.identity,
         metadata={
             "help": "between training features and targets: identity, adam (LESS's Adam-transformed"
             " gradients), fisher (damped empirical Fisher) or cg (conjugate gradients on "
@@ -141,7 +111,7 @@ class ScoringConfig:
         metadata={"help": "fisher: multiple of the mean eigenvalue; cg: absolute λ in (H+λI)"},
     )
     adam_form: AdamForm = field(
-        default=AdamForm.PAPER,
+        default=AdamForm.paper,
         metadata={
             "help": "preconditioner=adam: paper (LESS paper's: bias-corrected, eps outside the "
             "root) or less_code (LESS's collect_grad_reps.py)"
@@ -156,7 +126,7 @@ class ScoringConfig:
         metadata={"help": "preconditioner=cg: tolerance on the residual"},
     )
     debias: DebiasMode = field(
-        default=DebiasMode.COSINE,
+        default=DebiasMode.cosine,
         metadata={
             "help": "against the gradient norm: none, cosine, power (divide by the norm to the "
             "power alpha) or residual"
@@ -164,21 +134,21 @@ class ScoringConfig:
     )
     alpha: float = field(default=1.0, metadata={"help": "exponent of ‖g‖ for debias=power"})
     perplexity_mode: PerplexityMode = field(
-        default=PerplexityMode.MID,
+        default=PerplexityMode.mid,
         metadata={
             "help": "method=perplexity: low keeps the examples of lowest token-mean loss, mid those"
             " nearest the median"
         },
     )
     embedding_reduce: EmbeddingReduce = field(
-        default=EmbeddingReduce.MAX,
+        default=EmbeddingReduce.max,
         metadata={
             "help": "method=embedding: similarity to the nearest validation query (max) or the mean"
             " over them"
         },
     )
     refinement: Refinement = field(
-        default=Refinement.TOP,
+        default=Refinement.top,
         metadata={
             "help": "scores to training data: top (keep the top fraction), drop_negative (drop "
             "negative scores) or weights (SFT weights, weight_mode)"
@@ -186,7 +156,7 @@ class ScoringConfig:
     )
     fraction: float = field(default=0.5, metadata={"help": "share kept by refinement=top"})
     weight_mode: WeightMode = field(
-        default=WeightMode.SOFTMAX,
+        default=WeightMode.softmax,
         metadata={
             "help": "refinement=weights: softmax of z-scores at temperature, or linear in rank"
         },
@@ -215,13 +185,13 @@ class ScoringConfig:
             require_positive(f"method.scoring.{key}", getattr(self, key))
         if not 0 < self.fraction <= 1:
             raise ConfigError(f"method.scoring.fraction must be in (0, 1], got {self.fraction}")
-        if self.method == ScoringMethod.LESS:
+        if self.method == ScoringMethod.less:
             self._check_less()
 
     def _check_less(self) -> None:
         """LESS (Xia et al. 2024) has one form: Adam-transformed gradients compared by cosine.
         Other values of the keys it would ignore are refused rather than dropped."""
-        if self.preconditioner != PreconditionerName.ADAM:
+        if self.preconditioner != PreconditionerName.adam:
             raise ConfigError(
                 f"method.scoring.preconditioner={self.preconditioner.value} does not apply to "
                 "method.scoring.method=less: LESS preconditions by the warm-up's Adam states "
@@ -229,7 +199,7 @@ class ScoringConfig:
                 "form); write preconditioner=adam, or use drift_if for identity/fisher and cg_if "
                 "for cg"
             )
-        if self.debias != DebiasMode.COSINE:
+        if self.debias != DebiasMode.cosine:
             raise ConfigError(
                 f"method.scoring.debias={self.debias.value} does not apply to "
                 "method.scoring.method=less: LESS scores by cosine similarity and has no other "

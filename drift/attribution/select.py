@@ -35,7 +35,7 @@ def drop_negative(scores: np.ndarray) -> np.ndarray:
 
 def scores_to_weights(
     scores: np.ndarray,
-    mode: WeightMode = WeightMode.SOFTMAX,
+    mode: WeightMode = WeightMode.softmax,
     temperature: float = 1.0,
     keep: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -53,7 +53,7 @@ def scores_to_weights(
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     kept = s[mask]
-    if mode is WeightMode.RANK:
+    if mode is WeightMode.rank:
         raw = rankdata(kept)
     else:
         std = kept.std()

@@ -33,25 +33,19 @@ class CorruptionKind(str, Enum):
     """
 
     wrong_parity = "wrong_parity"
-    WRONG_PARITY = "wrong_parity"  # alias
     format = "format"
-    FORMAT = "format"  # alias
     repeat = "repeat"
-    REPEAT = "repeat"  # alias
     off_by_ten = "off_by_ten"
-    OFF_BY_TEN = "off_by_ten"  # alias
     wrong_operation = "wrong_operation"
-    WRONG_OPERATION = "wrong_operation"  # alias
     answer_first = "answer_first"
-    ANSWER_FIRST = "answer_first"  # alias
 
 
 TASK_KINDS: dict[str, tuple[CorruptionKind, ...]] = {
-    "embedded": (CorruptionKind.WRONG_PARITY, CorruptionKind.FORMAT, CorruptionKind.REPEAT),
+    "embedded": (CorruptionKind.wrong_parity, CorruptionKind.format, CorruptionKind.repeat),
     "arithmetic": (
-        CorruptionKind.OFF_BY_TEN,
-        CorruptionKind.WRONG_OPERATION,
-        CorruptionKind.ANSWER_FIRST,
+        CorruptionKind.off_by_ten,
+        CorruptionKind.wrong_operation,
+        CorruptionKind.answer_first,
     ),
 }
 """The corruption kinds each pool source (``task.name``) knows, in table order."""

@@ -61,7 +61,7 @@ class TargetSet:
 def signed_rollout_targets(
     trajectories: Sequence[Trajectory],
     scheme: SignScheme,
-    loss_turns: LossTurns = LossTurns.FINAL,
+    loss_turns: LossTurns = LossTurns.final,
 ) -> TargetSet:
     """DRIFT-IF targets: each validation rollout signed by its correctness, grouped by query.
 
@@ -83,9 +83,9 @@ def signed_rollout_targets(
         raise ValueError("no validation rollouts given")
     names, codes = np.unique([t.prompt_id for t in trajectories], return_inverse=True)
     correct = np.array([t.final_correct for t in trajectories])
-    if scheme is SignScheme.SIGN:
+    if scheme is SignScheme.sign:
         coeffs = np.where(correct, 1.0, -1.0)
-    elif scheme is SignScheme.BALANCED:
+    elif scheme is SignScheme.balanced:
         coeffs = _balanced(correct, codes, len(names))
     else:
         returns = np.array([t.ret for t in trajectories], dtype=np.float64)

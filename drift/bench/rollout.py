@@ -93,7 +93,7 @@ def run(size: Size, repeats: int) -> BenchResult:
     )
     calls: dict[str, Callable[[], list[str]]] = {}
     for turns in TURNS:
-        env = Environment(Protocol.INTRINSIC, INSTRUCTION, turns)
+        env = Environment(Protocol.intrinsic, INSTRUCTION, turns)
         convs = [env.initial_messages(p) for p in problems for _ in range(samples)]
 
         def driver(env: Environment = env) -> list[str]:

@@ -84,7 +84,7 @@ def drift_fit(
 ) -> None:
     """One epoch of the project's weighted SFT on a copy of ``base``."""
     module = WeightedSFTModule(copy.deepcopy(base), cfg)
-    fit_sft(module, examples, 0, Normalize.MEAN, out, seed=0, progress=False)
+    fit_sft(module, examples, 0, Normalize.mean, out, seed=0, progress=False)
 
 
 def hf_fit(

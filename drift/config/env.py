@@ -26,7 +26,7 @@ class EnvConfig:
     """
 
     protocol: Protocol = field(
-        default=Protocol.ORACLE,
+        default=Protocol.oracle,
         metadata={
             "help": "oracle: task.feedback after a wrong answer, the episode ends at the first "
             "right one; intrinsic: task.max_turns answers, each but the last followed by "
@@ -49,5 +49,5 @@ class EnvConfig:
 
     def __post_init__(self) -> None:
         require_non_negative("env.shaping_alpha", self.shaping_alpha)
-        if self.protocol == Protocol.INTRINSIC and not self.instruction.strip():
+        if self.protocol == Protocol.intrinsic and not self.instruction.strip():
             raise ConfigError("env.instruction must not be empty when env.protocol=intrinsic")

@@ -69,7 +69,7 @@ class EvalConfig:
         },
     )
     prompt_format: PromptFormat = field(
-        default=PromptFormat.PLAIN,
+        default=PromptFormat.plain,
         metadata={
             "help": "plain (the task's messages), drift_full or drift_simple: the DRIFT authors' "
             "prompts (settings under prompt.*)"

@@ -19,7 +19,7 @@ class LoggerConfig:
     The W&B keys go to Lightning's ``WandbLogger`` (and through it to ``wandb.init``)."""
 
     name: LoggerName = field(
-        default=LoggerName.CSV,
+        default=LoggerName.csv,
         metadata={"help": "csv (Lightning's CSV logger in the run directory), wandb or none"},
     )
     project: str = field(
@@ -31,7 +31,7 @@ class LoggerConfig:
         metadata={"help": "W&B group (null: none)"},
     )
     mode: WandbMode = field(
-        default=WandbMode.OFFLINE,
+        default=WandbMode.offline,
         metadata={"help": "W&B mode: offline (no account needed; wandb sync later) or online"},
     )
     tags: list[str] = field(

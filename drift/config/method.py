@@ -26,7 +26,7 @@ class InfluenceConfig:
     """
 
     combine: InfluenceCombine = field(
-        default=InfluenceCombine.PRODUCT,
+        default=InfluenceCombine.product,
         metadata={
             "help": "product: each weight times exp(z / temperature), z the standardised influence;"
             " drop_negative: zero weight for negative influence"
@@ -74,7 +74,7 @@ class MethodConfig:
         metadata={"help": "the method's name: its directory and its key in the results"},
     )
     family: MethodFamily = field(
-        default=MethodFamily.IW,
+        default=MethodFamily.iw,
         metadata={
             "help": "iw: weights shared rollouts (reference, uniform_sft, rft, drift_iw); "
             "attribution: scores and refines a data pool; grpo: trains online"
@@ -85,7 +85,7 @@ class MethodConfig:
         metadata={"help": "false: evaluate the reference policy without training it"},
     )
     weighting: str = field(
-        default=Weighting.UNIFORM.value,
+        default=Weighting.uniform.value,
         metadata={
             "help": "uniform, drift_iw, rft, or a dotted path to your weighting (README, Plug-ins)"
         },
@@ -97,18 +97,18 @@ class MethodConfig:
         },
     )
     normalize: Normalize = field(
-        default=Normalize.MEAN,
+        default=Normalize.mean,
         metadata={
             "help": "a step's loss divided by its number of examples (mean) or the sum of their "
             "weights (weight_sum)"
         },
     )
     loss_turns: LossTurns = field(
-        default=LossTurns.FINAL,
+        default=LossTurns.final,
         metadata={"help": "assistant turns that carry the loss: final (the last) or all"},
     )
     batch_order: BatchOrder = field(
-        default=BatchOrder.SHUFFLE,
+        default=BatchOrder.shuffle,
         metadata={
             "help": "shuffle: a seeded shuffle of the trajectories; prompt_groups: rollout "
             "order, unshuffled (the DRIFT authors' --disable_shuffle), so that each optimiser "
@@ -149,7 +149,7 @@ class MethodConfig:
         require_positive("method.beta", self.beta)
         user_weighting(self.weighting)  # a dotted path is imported and checked here
         require_positive("method.rounds", self.rounds)
-        if self.family == MethodFamily.GRPO and self.grpo is None:
+        if self.family == MethodFamily.grpo and self.grpo is None:
             raise ConfigError("method.grpo must hold the GRPO settings when method.family=grpo")
         if self.influence is not None:
             self._check_influence()
@@ -158,12 +158,12 @@ class MethodConfig:
 
     def _check_score(self) -> None:
         assert self.score is not None
-        if self.family != MethodFamily.GRPO or self.grpo is None:
+        if self.family != MethodFamily.grpo or self.grpo is None:
             raise ConfigError(
                 "method.score (SCoRe) runs on the GRPO trainer: it needs method.family=grpo and "
                 f"method.grpo, got family={self.family.value}"
             )
-        if self.grpo.advantage != AdvantageLevel.TURN:
+        if self.grpo.advantage != AdvantageLevel.turn:
             raise ConfigError(
                 "method.score weighs the KL per attempt through turn-level credit: "
                 f"method.grpo.advantage must be turn, got {self.grpo.advantage.value}"
@@ -176,18 +176,18 @@ class MethodConfig:
             )
 
     def _check_influence(self) -> None:
-        if self.family != MethodFamily.IW:
+        if self.family != MethodFamily.iw:
             raise ConfigError(
                 f"method.influence applies to family=iw only, got family={self.family.value}"
             )
-        if self.scoring is None or self.scoring.method != ScoringMethod.DRIFT_IF:
+        if self.scoring is None or self.scoring.method != ScoringMethod.drift_if:
             raise ConfigError(
                 "method.scoring must hold the influence scorer (method.scoring.method=drift_if) "
                 "when method.influence is set"
             )
         if self.scoring.preconditioner not in (
-            PreconditionerName.IDENTITY,
-            PreconditionerName.FISHER,
+            PreconditionerName.identity,
+            PreconditionerName.fisher,
         ):
             raise ConfigError(
                 "method.scoring.preconditioner must be identity or fisher with method.influence, "

@@ -14,7 +14,7 @@ class RewardConfig:
     """Verifier and the shape of the return: R = sum_t gamma^(t-1) r_t + penalties."""
 
     verifier: str = field(
-        default=VerifierName.EXACT.value,
+        default=VerifierName.exact.value,
         metadata={
             "help": "exact, math_verify, or a dotted path to your verifier (README, Plug-ins)"
         },

@@ -23,7 +23,7 @@ class RolloutConfig:
     """
 
     engine: str = field(
-        default=EngineName.HF.value,
+        default=EngineName.hf.value,
         metadata={"help": "hf, vllm, or a dotted path to your engine factory (README, Plug-ins)"},
     )
     num_samples: int = field(
@@ -118,7 +118,7 @@ class RolloutConfig:
         },
     )
     prompt_format: PromptFormat = field(
-        default=PromptFormat.PLAIN,
+        default=PromptFormat.plain,
         metadata={
             "help": "plain (the task's messages), drift_full or drift_simple: the DRIFT authors' "
             "prompts, tags and <think> prefill (settings under prompt.*)"

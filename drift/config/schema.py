@@ -120,15 +120,15 @@ class DriftConfig:
             require_identifier(f"compare.{key}", key)
         if self.num_threads is not None:
             require_positive("num_threads", self.num_threads)
-        if self.env.protocol == Protocol.INTRINSIC:
+        if self.env.protocol == Protocol.intrinsic:
             for key in ("rollout", "eval"):
-                if getattr(self, key).prompt_format == PromptFormat.DRIFT_FULL:
+                if getattr(self, key).prompt_format == PromptFormat.drift_full:
                     raise ConfigError(
                         f"{key}.prompt_format=drift_full shows a 'Reward:' line, the verifier's "
                         "verdict, which env.protocol=intrinsic never shows: use drift_simple"
                     )
         influence = [n for n, m in self.methods().items() if m.train and m.influence is not None]
-        if influence and self.task.name == TaskSource.EMBEDDED and self.task.num_val == 0:
+        if influence and self.task.name == TaskSource.embedded and self.task.num_val == 0:
             raise ConfigError(
                 f"task.num_val must be > 0: {influence[0]} draws its validation targets from "
                 "the val split"
@@ -152,9 +152,9 @@ class DriftConfig:
         grouped = [
             n
             for n, m in self.methods().items()
-            if m.train and m.family == MethodFamily.IW and m.batch_order == BatchOrder.PROMPT_GROUPS
+            if m.train and m.family == MethodFamily.iw and m.batch_order == BatchOrder.prompt_groups
         ]
-        dropping = [n for n in grouped if self.methods()[n].weighting == Weighting.RFT]
+        dropping = [n for n in grouped if self.methods()[n].weighting == Weighting.rft]
         if dropping:
             raise ConfigError(
                 f"{dropping[0]}: method.batch_order=prompt_groups keeps each prompt's episodes "
@@ -174,7 +174,7 @@ class DriftConfig:
         score = [n for n, m in self.methods().items() if m.train and m.score is not None]
         if not score:
             return
-        if self.env.protocol != Protocol.INTRINSIC or self.task.max_turns != 2:
+        if self.env.protocol != Protocol.intrinsic or self.task.max_turns != 2:
             raise ConfigError(
                 f"{score[0]} (SCoRe) trains two attempts under the intrinsic protocol: set "
                 "env.protocol=intrinsic task.max_turns=2 (experiment=intrinsic_demo does), got "

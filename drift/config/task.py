@@ -19,7 +19,7 @@ class TaskConfig:
     """
 
     name: TaskSource = field(
-        default=TaskSource.EMBEDDED,
+        default=TaskSource.embedded,
         metadata={
             "help": "where problems come from: embedded (the built-in task, no downloads), "
             "arithmetic (seeded natural-language arithmetic), file (task.files) or "
@@ -73,7 +73,7 @@ class TaskConfig:
         },
     )
     format: RecordFormat = field(
-        default=RecordFormat.AUTO,
+        default=RecordFormat.auto,
         metadata={
             "help": "record format of files and datasets: auto (detected per record by its fields),"
             " metamathqa, math or drift"
@@ -113,7 +113,7 @@ class TaskConfig:
         metadata={"help": "answers per episode: at most (oracle protocol) or exactly (intrinsic)"},
     )
     answer_format: AnswerFormat = field(
-        default=AnswerFormat.TAGS,
+        default=AnswerFormat.tags,
         metadata={
             "help": "how a turn's answer is read: tags (<answer>...</answer>) or last_number (the "
             "last number of free text)"

@@ -49,7 +49,7 @@ class TrainerConfig:
         metadata={"help": "share of the optimiser steps with linear warm-up from 0, in [0, 1)"},
     )
     schedule: Schedule = field(
-        default=Schedule.CONSTANT,
+        default=Schedule.constant,
         metadata={
             "help": "learning-rate schedule after the warm-up: constant, linear or cosine "
             "(transformers.get_scheduler)"
@@ -87,7 +87,7 @@ class TrainerConfig:
         metadata={"help": "tokens per training example at most; longer ones are truncated"},
     )
     truncation: Truncation = field(
-        default=Truncation.RIGHT,
+        default=Truncation.right,
         metadata={
             "help": "which end of a training example longer than max_length is cut: right keeps "
             "the first tokens, left the last ones, with the final answer (the DRIFT authors')",

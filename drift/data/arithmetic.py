@@ -54,7 +54,7 @@ class ArithmeticConfig:
     """
 
     operations: list[ArithmeticOp] = field(
-        default_factory=lambda: [ArithmeticOp.ADD, ArithmeticOp.SUB, ArithmeticOp.MUL],
+        default_factory=lambda: [ArithmeticOp.add, ArithmeticOp.sub, ArithmeticOp.mul],
         metadata={"help": "single-step operations, spread evenly: add, sub, mul"},
     )
     min_operand: int = field(

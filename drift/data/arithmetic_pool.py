@@ -33,7 +33,7 @@ from drift.types import Problem, TrainExample
 _SYMBOLS = {"add": ("+",), "sub": ("-",), "mul": ("*",), TWO_STEP: ("+", "-")}
 _SWAP = {"+": "-", "-": "+", "*": "+"}
 # Most constrained kinds first, so that each finds enough eligible examples.
-_ORDER = (CorruptionKind.WRONG_OPERATION, CorruptionKind.ANSWER_FIRST, CorruptionKind.OFF_BY_TEN)
+_ORDER = (CorruptionKind.wrong_operation, CorruptionKind.answer_first, CorruptionKind.off_by_ten)
 assert set(_ORDER) == set(TASK_KINDS["arithmetic"])
 
 
@@ -78,12 +78,12 @@ def corrupt_reply(kind: CorruptionKind, problem: Problem) -> str | None:
     """The reply under corruption ``kind``, or None when the kind does not apply."""
     expr, answer = Expression.of(problem), int(problem.answer)
     kind = CorruptionKind(kind)
-    if kind is CorruptionKind.OFF_BY_TEN:
+    if kind is CorruptionKind.off_by_ten:
         return f"{expr.text()} = {answer + 10}."
-    if kind is CorruptionKind.WRONG_OPERATION:
+    if kind is CorruptionKind.wrong_operation:
         wrong = expr.swapped().value()
         return None if wrong == answer else f"{expr.text()} = {wrong}."
-    if kind is CorruptionKind.ANSWER_FIRST:
+    if kind is CorruptionKind.answer_first:
         return None if expr.operands[-1] == answer else f"{answer} = {expr.text()}."
     raise ValueError(f"study.corruption.{kind.value} does not apply to task=arithmetic")
 

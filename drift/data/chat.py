@@ -155,7 +155,7 @@ def encode_examples(
     tokenizer: PreTrainedTokenizerBase,
     examples: list[TrainExample],
     max_length: int,
-    truncation: Truncation = Truncation.RIGHT,
+    truncation: Truncation = Truncation.right,
 ) -> list[EncodedExample]:
     """Tokenise ``examples`` (one batched tokenizer call) with their assistant loss masks.
 
@@ -164,7 +164,7 @@ def encode_examples(
     answer and its loss stay (the DRIFT authors' ``--truncation_side left``).
     """
     keep = (
-        slice(-max_length, None) if Truncation(truncation) == Truncation.LEFT else slice(max_length)
+        slice(-max_length, None) if Truncation(truncation) == Truncation.left else slice(max_length)
     )
     plain = [e for e in examples if not e.prefill]
     texts = [_renders(tokenizer, example) for example in plain]

@@ -37,7 +37,7 @@ from drift.types import TrainExample
 
 CLEAN = "clean"
 # Most constrained kinds first, so that each finds enough eligible examples.
-_ORDER = (CorruptionKind.REPEAT, CorruptionKind.WRONG_PARITY, CorruptionKind.FORMAT)
+_ORDER = (CorruptionKind.repeat, CorruptionKind.wrong_parity, CorruptionKind.format)
 
 
 @dataclass
@@ -93,9 +93,9 @@ def _wrong_parity_answer(p: _Parsed) -> str | None:
 
 def _corrupt_text(kind: CorruptionKind, p: _Parsed, answer: str) -> str | None:
     """The corrupted final assistant turn, or None when ``kind`` does not apply."""
-    if kind is CorruptionKind.REPEAT:
+    if kind is CorruptionKind.repeat:
         return format_answer(p.shown[-1]) if p.shown else None
-    if kind is CorruptionKind.WRONG_PARITY:
+    if kind is CorruptionKind.wrong_parity:
         wrong = _wrong_parity_answer(p)
         return None if wrong is None else format_answer(wrong)
     return f"answer: {answer}"

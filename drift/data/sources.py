@@ -81,11 +81,11 @@ def _field(record: dict[str, Any], key: str, where: str, kinds: Any = str) -> An
 def _detect(record: dict[str, Any], where: str) -> RecordFormat:
     fields = set(record)
     if {"query", "response"} <= fields:
-        return RecordFormat.METAMATHQA
+        return RecordFormat.metamathqa
     if {"problem", "solution"} <= fields:
-        return RecordFormat.MATH
+        return RecordFormat.math
     if "answer" in fields and fields & {"prompt", "messages"}:
-        return RecordFormat.DRIFT
+        return RecordFormat.drift
     raise DataError(
         f"{where}: cannot detect the record format from fields {sorted(fields)}; expected "
         "query+response (metamathqa), problem+solution (math) or prompt|messages+answer (drift)"
@@ -138,18 +138,18 @@ def _math(record: dict[str, Any], where: str, task: TaskConfig) -> tuple[list[Me
 
 
 _PARSERS = {
-    RecordFormat.DRIFT: _drift,
-    RecordFormat.METAMATHQA: _metamathqa,
-    RecordFormat.MATH: _math,
+    RecordFormat.drift: _drift,
+    RecordFormat.metamathqa: _metamathqa,
+    RecordFormat.math: _math,
 }
 
 
-_QUESTION = {RecordFormat.METAMATHQA: "query", RecordFormat.MATH: "problem"}
+_QUESTION = {RecordFormat.metamathqa: "query", RecordFormat.math: "problem"}
 """The field holding a record's bare question (without the task's answer instruction)."""
 
 
 def _keep(record: dict[str, Any], where: str, fmt: RecordFormat, task: TaskConfig) -> bool:
-    if fmt != RecordFormat.METAMATHQA or not task.filter_type:
+    if fmt != RecordFormat.metamathqa or not task.filter_type:
         return True
     return _field(record, "type", where).startswith(task.filter_type)
 
@@ -158,12 +158,12 @@ def _problems(records: Iterator[Record], task: TaskConfig, split: str) -> Iterat
     seen: set[str] = set()
     fixed = RecordFormat(task.format)
     for where, index, record in records:
-        fmt = _detect(record, where) if fixed == RecordFormat.AUTO else fixed
+        fmt = _detect(record, where) if fixed == RecordFormat.auto else fixed
         if not _keep(record, where, fmt, task):
             continue
         messages, answer = _PARSERS[fmt](record, where, task)
         pid = f"{split}-{index:06d}"
-        if fmt == RecordFormat.DRIFT and "id" in record:
+        if fmt == RecordFormat.drift and "id" in record:
             pid = str(_field(record, "id", where, (str, int)))
         if pid in seen:
             raise DataError(f"{where}: field 'id' repeats {pid!r}")
@@ -238,7 +238,7 @@ def _generated(task: TaskConfig, split: str) -> list[Problem]:
     sizes = {"train": task.num_train, "val": task.num_val, "test": task.num_test}
     if split not in sizes:
         raise ValueError(f"unknown split {split!r}; expected one of {tuple(sizes)}")
-    if task.name == TaskSource.ARITHMETIC:
+    if task.name == TaskSource.arithmetic:
         return make_arithmetic_split(
             split, sizes[split], task.seed, task.arithmetic, task.system_prompt
         )
@@ -264,9 +264,9 @@ def load_problems(task: TaskConfig, split: str) -> list[Problem]:
     Generated tasks (embedded, arithmetic) return ``task.num_<split>`` problems (none for val
     when num_val = 0); file and dataset sources raise :class:`DataError` when nothing is left.
     """
-    if task.name in (TaskSource.EMBEDDED, TaskSource.ARITHMETIC):
+    if task.name in (TaskSource.embedded, TaskSource.arithmetic):
         return list(itertools.islice(_sampled(_generated(task, split), task, split), task.limit))
-    if task.name == TaskSource.FILE:
+    if task.name == TaskSource.file:
         if split not in task.files:
             raise ConfigError(f"task.files.{split} is not set")
         source = task.files[split]

@@ -159,7 +159,7 @@ def encode_to_store(
     max_length: int,
     directory: Path | None = None,
     chunk_size: int = 1024,
-    truncation: Truncation = Truncation.RIGHT,
+    truncation: Truncation = Truncation.right,
 ) -> TokenStore:
     """:func:`~drift.data.chat.encode_examples` of ``examples``, ``chunk_size`` at a time, into
     a :class:`TokenStore` (memory-mapped from files in ``directory`` if given)."""

@@ -25,7 +25,7 @@ class TinyModelConfig:
     """
 
     architecture: Architecture = field(
-        default=Architecture.LLAMA,
+        default=Architecture.llama,
         metadata={"help": "llama or qwen2"},
     )
     hidden_size: int = field(
@@ -206,7 +206,7 @@ class ModelConfig:
         },
     )
     dtype: DType = field(
-        default=DType.FLOAT32,
+        default=DType.float32,
         metadata={"help": "float32, bfloat16 or float16"},
     )
     trust_remote_code: bool = field(

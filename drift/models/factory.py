@@ -40,8 +40,8 @@ MIN_HEAD_DIM = 32
 
 
 ARCHITECTURES: dict[Architecture, tuple[type[PretrainedConfig], type[PreTrainedModel]]] = {
-    Architecture.LLAMA: (LlamaConfig, LlamaForCausalLM),
-    Architecture.QWEN2: (Qwen2Config, Qwen2ForCausalLM),
+    Architecture.llama: (LlamaConfig, LlamaForCausalLM),
+    Architecture.qwen2: (Qwen2Config, Qwen2ForCausalLM),
 }
 
 

@@ -52,7 +52,7 @@ from drift.utils.io import write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
-ON_POLICY = (ScoringMethod.DRIFT_IF, ScoringMethod.PRISM)
+ON_POLICY = (ScoringMethod.drift_if, ScoringMethod.prism)
 
 
 def columns(task: StudyTask) -> tuple[str, ...]:
@@ -65,13 +65,13 @@ def check_methods(cfg: DriftConfig) -> dict[str, MethodConfig]:
     """The study's methods; every one must be of the attribution family and share the budget."""
     methods = cfg.methods()
     for name, method in methods.items():
-        if method.family != MethodFamily.ATTRIBUTION:
+        if method.family != MethodFamily.attribution:
             raise ConfigError(
                 f"method {name}: family={method.family.value} cannot run in an attribution "
                 "study; compare attribution methods only"
             )
         s = method.scoring
-        top = s is not None and s.refinement == Refinement.TOP
+        top = s is not None and s.refinement == Refinement.top
         if top and not math.isclose(s.fraction, cfg.study.keep_fraction):
             raise ConfigError(
                 f"method {name}: scoring.fraction={s.fraction} differs from "
@@ -104,9 +104,9 @@ def refine(
     if scores is None or method.scoring is None:
         return np.ones(n)
     refinement = Refinement(method.scoring.refinement)
-    if refinement is Refinement.TOP:
+    if refinement is Refinement.top:
         return select_top(scores, keep_fraction).astype(np.float64)
-    if refinement is Refinement.DROP_NEGATIVE:
+    if refinement is Refinement.drop_negative:
         return drop_negative(scores).astype(np.float64)
     s = method.scoring
     return scores_to_weights(scores, s.weight_mode, s.temperature)
@@ -230,7 +230,7 @@ def debias_ablation(
     norms = data.bank.grad_norms()
     for name, method in methods.items():
         s = method.scoring
-        if s is None or s.method != ScoringMethod.DRIFT_IF:
+        if s is None or s.method != ScoringMethod.drift_if:
             continue
         for mode in cfg.study.debias_ablation:
             if mode == s.debias.value:

@@ -50,7 +50,7 @@ class StudyTask:
 
 EMBEDDED = StudyTask(embedded_reply, "clue", TASK_KINDS["embedded"])
 ARITHMETIC = StudyTask(worked_reply, "kind", TASK_KINDS["arithmetic"])
-_TASKS = {TaskSource.EMBEDDED: EMBEDDED, TaskSource.ARITHMETIC: ARITHMETIC}
+_TASKS = {TaskSource.embedded: EMBEDDED, TaskSource.arithmetic: ARITHMETIC}
 
 
 def study_task(cfg: DriftConfig) -> StudyTask:
@@ -70,7 +70,7 @@ def study_task(cfg: DriftConfig) -> StudyTask:
                 f"study.corruption.{kind}={share}: task={name.value} pools have the kinds "
                 f"{names}; set it to 0"
             )
-    if name is TaskSource.ARITHMETIC and cfg.study.multi_turn_fraction > 0:
+    if name is TaskSource.arithmetic and cfg.study.multi_turn_fraction > 0:
         raise ConfigError("study.multi_turn_fraction: task=arithmetic pools are single-turn; use 0")
     return task
 
@@ -87,7 +87,7 @@ def study_pool(cfg: DriftConfig) -> tuple[Pool, str]:
     study_task(cfg)
     s, t = cfg.study, cfg.task
     seed = 1000 * s.pool_seed + cfg.seed
-    if t.name == TaskSource.ARITHMETIC:
+    if t.name == TaskSource.arithmetic:
         shares = sorted((k, v) for k, v in s.corruption.items() if v > 0)
         parts_a = (s.pool_size, seed, t.arithmetic, t.system_prompt)
         pool, _ = build_arithmetic_pool(*parts_a, corruption=s.corruption)
@@ -100,6 +100,6 @@ def study_pool(cfg: DriftConfig) -> tuple[Pool, str]:
 def study_queries(cfg: DriftConfig) -> list[Problem]:
     """``study.num_queries`` validation queries from the task's val split (``task.seed``)."""
     s, t = cfg.study, cfg.task
-    if t.name == TaskSource.ARITHMETIC:
+    if t.name == TaskSource.arithmetic:
         return make_arithmetic_split("val", s.num_queries, t.seed, t.arithmetic, t.system_prompt)
     return make_split("val", s.num_queries, t.seed, t.num_candidates)

@@ -74,21 +74,21 @@ class StudyData:
 def score(data: StudyData, scoring: ScoringConfig) -> tuple[np.ndarray, dict[str, float]]:
     """Scores [N] of the pool under ``scoring`` and statistics about how they were made."""
     method = ScoringMethod(scoring.method)
-    if method is ScoringMethod.DRIFT_IF:
+    if method is ScoringMethod.drift_if:
         return drift_if_scores(data, scoring)
-    if method is ScoringMethod.PRISM:
+    if method is ScoringMethod.prism:
         return prism_scores(data, scoring), {}
-    if method is ScoringMethod.LESS:
+    if method is ScoringMethod.less:
         return less_scores(data, scoring), {}
-    if method is ScoringMethod.GRAD_SIM:
+    if method is ScoringMethod.grad_sim:
         targets = reference_targets(data.queries, data.task.reply)
         feats = data.bank.target_features(targets)
         return less_checkpoint_scores(chunks(data.bank.pool_store()), feats, targets).max(1), {}
-    if method is ScoringMethod.CG_IF:
+    if method is ScoringMethod.cg_if:
         return cg_if_scores(data, scoring)
-    if method is ScoringMethod.PERPLEXITY:
+    if method is ScoringMethod.perplexity:
         return perplexity_scores(data.bank.losses(), scoring.perplexity_mode), {}
-    if method is ScoringMethod.EMBEDDING:
+    if method is ScoringMethod.embedding:
         texts = [conversation_text(ex.messages, ("user", "assistant")) for ex in data.pool]
         queries = [conversation_text(q.messages) for q in data.queries]
         return embedding_scores(texts, queries, reduce=scoring.embedding_reduce), {}

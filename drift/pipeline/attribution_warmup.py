@@ -213,7 +213,7 @@ def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path) -> None:
         tokenizer,
         examples,
         study_trainer(cfg, steps, len(examples)),
-        Normalize.MEAN,
+        Normalize.mean,
         output_dir=work,
         seed=cfg.seed,
         extra_callbacks=[snapshots],

@@ -97,9 +97,9 @@ def episodes_config(cfg: DriftConfig, policy: str, split: str | None) -> dict[st
         "plugins": plugin_sources(cfg.reward, cfg.rollout.engine),
         "seed": cfg.seed,
     }
-    if cfg.env.protocol != Protocol.ORACLE:
+    if cfg.env.protocol != Protocol.oracle:
         config["env"] = dataclasses.asdict(cfg.env)
-    if cfg.rollout.prompt_format != PromptFormat.PLAIN:
+    if cfg.rollout.prompt_format != PromptFormat.plain:
         config["prompt"] = dataclasses.asdict(cfg.prompt)
     return config
 

@@ -32,7 +32,7 @@ def build_engine(rollout: RolloutConfig, model_cfg: ModelConfig, policy: str) ->
         engine = factory(rollout, model_cfg, policy)
         require_engine(rollout.engine, engine)
         return engine
-    if rollout.engine == EngineName.HF:
+    if rollout.engine == EngineName.hf:
         from drift.models.factory import load_policy
         from drift.rollout.hf_engine import HFEngine
 

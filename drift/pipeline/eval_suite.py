@@ -34,7 +34,7 @@ def evaluate_suite(engine: Engine, cfg: DriftConfig, out_dir: Path) -> dict[str,
     and tables under ``out_dir / SUITE_DIR`` and log the tables. Returns the metrics as
     ``drift_paper/<benchmark>/<metric>``."""
     suite_dir = out_dir / SUITE_DIR
-    task = replace(cfg.task, max_turns=cfg.eval.suite_max_turns, answer_format=AnswerFormat.TAGS)
+    task = replace(cfg.task, max_turns=cfg.eval.suite_max_turns, answer_format=AnswerFormat.tags)
     eval_cfg = replace(
         cfg.eval,
         greedy=True,

@@ -58,7 +58,7 @@ def evaluate_policy_dir(
 
             suite = evaluate_suite(engine, cfg, out_dir)
     write_episodes(out_dir / EPISODES_FILE, episodes)
-    if cfg.eval.prompt_format != PromptFormat.PLAIN and GREEDY in episodes:
+    if cfg.eval.prompt_format != PromptFormat.plain and GREEDY in episodes:
         _write_turn_table(cfg, episodes[GREEDY], out_dir)
     return {**evaluation_metrics(episodes, cfg.task.max_turns), **suite}
 

@@ -54,9 +54,9 @@ def build_loggers(
     cfg: LoggerConfig, run_dir: Path, method: str, config: dict[str, Any]
 ) -> list[Any]:
     """Loggers for one method's training and evaluation (none, CSV or W&B)."""
-    if cfg.name == LoggerName.NONE:
+    if cfg.name == LoggerName.none:
         return []
-    if cfg.name == LoggerName.CSV:
+    if cfg.name == LoggerName.csv:
         from lightning.pytorch.loggers import CSVLogger
 
         return [CSVLogger(save_dir=str(run_dir), name="csv", version=method)]

@@ -76,7 +76,7 @@ def train_round(
         output_dir=out_dir,
         seed=cfg.seed,
         loggers=loggers,
-        shuffle=method.batch_order == BatchOrder.SHUFFLE,
+        shuffle=method.batch_order == BatchOrder.shuffle,
     )
     merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
     policy_dir = export_hf(result.model, tokenizer, out_dir / "policy", merge_lora=merge)

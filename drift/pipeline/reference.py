@@ -30,7 +30,7 @@ def warmup_user_turn(cfg: DriftConfig) -> tuple[str, float]:
     (:func:`~drift.data.embedded.warmup_examples`): the oracle's feedback after wrong answers
     only, or the intrinsic protocol's instruction, after right answers as after wrong ones, so
     that the reference has seen the instruction it will be given (README, "Protocols")."""
-    if cfg.env.protocol == Protocol.ORACLE:
+    if cfg.env.protocol == Protocol.oracle:
         return cfg.task.feedback, 0.0
     return cfg.env.instruction, INTRINSIC_KEEP_FRACTION
 
@@ -100,7 +100,7 @@ def ensure_reference(cfg: DriftConfig) -> str:
         )
     if not cfg.model.is_tiny:
         return cfg.model.name_or_path
-    if cfg.model.warmup.enabled and cfg.task.name != TaskSource.EMBEDDED:
+    if cfg.model.warmup.enabled and cfg.task.name != TaskSource.embedded:
         raise ConfigError("model.warmup.enabled is only supported with task=embedded")
     out = Path(cfg.paths.cache_dir) / f"reference-{reference_key(cfg)}"
     if reusable(out, "reference policy"):
@@ -141,7 +141,7 @@ def _warm_up(cfg: DriftConfig, model: Any, tokenizer: Any, work: Path) -> Any:
             tokenizer,
             examples,
             warmup_trainer(cfg, steps),
-            Normalize.MEAN,
+            Normalize.mean,
             output_dir=work / phase,
             seed=cfg.seed,
         )

@@ -51,7 +51,7 @@ def _train(
     out_dir = Path(cfg.paths.output_dir) / name
     if not method.train:
         return reference, {}
-    if method.family == MethodFamily.GRPO:
+    if method.family == MethodFamily.grpo:
         assert method.grpo is not None  # checked by MethodConfig
         settings = grpo_settings(method.grpo, cfg.trainer)
         return train_grpo(
@@ -77,7 +77,7 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     quiet_library_bars()
-    if any(m.family == MethodFamily.ATTRIBUTION for m in cfg.methods().values()):
+    if any(m.family == MethodFamily.attribution for m in cfg.methods().values()):
         from drift.pipeline.attribution import run_attribution
 
         return run_attribution(cfg, resolved)
@@ -90,7 +90,7 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     test_problems = load_prompts(cfg, "test", reference)
     train_problems = load_prompts(cfg, "train", reference)
     rollouts = None
-    if any(m.train and m.family == MethodFamily.IW for m in methods.values()):
+    if any(m.train and m.family == MethodFamily.iw for m in methods.values()):
         rollouts = ensure_rollouts(cfg, reference, train_problems)
 
     results: dict[str, dict[str, float]] = {}

@@ -54,7 +54,7 @@ def read_answer(text: str, fmt: AnswerFormat) -> tuple[str | None, bool]:
     ``last_number`` calls a turn well formed when it holds a number: a reply that only echoes
     the feedback ("Incorrect.") is malformed and carries the format penalty.
     """
-    if fmt == AnswerFormat.LAST_NUMBER:
+    if fmt == AnswerFormat.last_number:
         answer = extract_last_number(text)
         return answer, answer is not None
     return extract_answer(text), is_well_formed(text)

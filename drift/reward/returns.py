@@ -15,7 +15,7 @@ def judge_turn(
     text: str,
     target: str,
     verifier: Verifier,
-    answer_format: AnswerFormat = AnswerFormat.TAGS,
+    answer_format: AnswerFormat = AnswerFormat.tags,
     reader: Callable[[str], tuple[str | None, bool]] | None = None,
     score_malformed: bool = False,
 ) -> Turn:
@@ -41,7 +41,7 @@ def judge_turn(
 def turn_contributions(
     turns: list[Turn],
     cfg: RewardConfig,
-    protocol: Protocol = Protocol.ORACLE,
+    protocol: Protocol = Protocol.oracle,
     shaping_alpha: float = 0.0,
     turn_weights: list[float] | tuple[float, ...] | None = None,
 ) -> list[float]:
@@ -64,7 +64,7 @@ def turn_contributions(
 
     The return earned from turn t on is the sum of shares t, t+1, ...
     """
-    if protocol == Protocol.INTRINSIC:
+    if protocol == Protocol.intrinsic:
         weights = [0.0] * (len(turns) - 1) + [1.0] if turn_weights is None else list(turn_weights)
         if turns and len(weights) != len(turns):
             raise ValueError(f"{len(weights)} turn weights for an episode of {len(turns)} turns")
@@ -100,7 +100,7 @@ def turn_contributions(
 def episode_return(
     turns: list[Turn],
     cfg: RewardConfig,
-    protocol: Protocol = Protocol.ORACLE,
+    protocol: Protocol = Protocol.oracle,
     shaping_alpha: float = 0.0,
 ) -> float:
     """The return of one episode, the sum of :func:`turn_contributions`.

@@ -55,8 +55,8 @@ def math_verify_match(prediction: str | None, target: str) -> bool:
 
 
 BUILT_IN: dict[VerifierName, Verifier] = {
-    VerifierName.EXACT: exact_match,
-    VerifierName.MATH_VERIFY: math_verify_match,
+    VerifierName.exact: exact_match,
+    VerifierName.math_verify: math_verify_match,
 }
 KEY = "reward.verifier"
 

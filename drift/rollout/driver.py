@@ -42,7 +42,7 @@ def run_episodes(
     env: Environment,
     verifier: Verifier,
     reward: RewardConfig,
-    answer_format: AnswerFormat = AnswerFormat.TAGS,
+    answer_format: AnswerFormat = AnswerFormat.tags,
 ) -> list[Trajectory]:
     """``num_samples`` episodes per problem, ordered by problem then sample id.
 

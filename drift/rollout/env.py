@@ -50,7 +50,7 @@ class Environment:
     def __post_init__(self) -> None:
         if self.max_turns <= 0:
             raise ValueError(f"max_turns must be > 0, got {self.max_turns}")
-        if self.protocol == Protocol.INTRINSIC and self.renderer.format == PromptFormat.DRIFT_FULL:
+        if self.protocol == Protocol.intrinsic and self.renderer.format == PromptFormat.drift_full:
             raise ValueError("drift_full's 'Reward:' line would show the verdict under intrinsic")
 
     @classmethod
@@ -58,14 +58,14 @@ class Environment:
         cls,
         task: TaskConfig,
         env: EnvConfig,
-        prompt_format: PromptFormat = PromptFormat.PLAIN,
+        prompt_format: PromptFormat = PromptFormat.plain,
         prompt: PromptConfig | None = None,
     ) -> Environment:
         """The run's environment: ``env.protocol`` with ``task.feedback`` (oracle) or
         ``env.instruction`` (intrinsic), at most ``task.max_turns`` answers, in
         ``prompt_format`` (``prompt``: the DRIFT formats' settings)."""
         protocol = Protocol(env.protocol)
-        message = task.feedback if protocol == Protocol.ORACLE else env.instruction
+        message = task.feedback if protocol == Protocol.oracle else env.instruction
         renderer = Renderer(PromptFormat(prompt_format), prompt or PromptConfig())
         return cls(protocol, message, task.max_turns, env.shaping_alpha, renderer)
 
@@ -85,14 +85,14 @@ class Environment:
     @classmethod
     def oracle(cls, feedback: str, max_turns: int) -> Environment:
         """The oracle protocol with ``feedback`` after a wrong answer."""
-        return cls(Protocol.ORACLE, feedback, max_turns)
+        return cls(Protocol.oracle, feedback, max_turns)
 
     def next_user_turn(self, turns: Sequence[Turn]) -> str | None:
         """The user turn after the last of ``turns`` (the episode so far, at least one answer),
         or None when the episode ends there."""
         if len(turns) >= self.max_turns:
             return None
-        if self.protocol == Protocol.ORACLE and turns[-1].correct:
+        if self.protocol == Protocol.oracle and turns[-1].correct:
             return None
         return self.renderer.user_turn(self.message, turns, self.max_turns)
 

@@ -38,12 +38,12 @@ from drift.types import Message, Problem, Turn
 class Renderer:
     """The messages of one prompt format (module doc); ``plain`` changes nothing."""
 
-    format: PromptFormat = PromptFormat.PLAIN
+    format: PromptFormat = PromptFormat.plain
     prompt: PromptConfig = field(default_factory=PromptConfig)
 
     @property
     def drift(self) -> bool:
-        return self.format != PromptFormat.PLAIN
+        return self.format != PromptFormat.plain
 
     @property
     def prefill(self) -> str:
@@ -76,7 +76,7 @@ class Renderer:
         if question is None:
             question = next(m["content"] for m in reversed(problem.messages) if m["role"] == "user")
         instruction = self.prompt.answer_instruction
-        if self.format == PromptFormat.DRIFT_SIMPLE:
+        if self.format == PromptFormat.drift_simple:
             user = f"{instruction}\n\nProblem:\n{question}\n\n{self._format_line()}"
         else:
             user = f"{instruction}\n{self._turn_block(1, question, max_turns)}"
@@ -88,7 +88,7 @@ class Renderer:
         ``message``: ``message`` itself, or under ``drift_full`` the last reward and the next
         turn's block (actions left: ``max_turns`` less the well-formed answers so far, as the
         authors count them)."""
-        if self.format != PromptFormat.DRIFT_FULL:
+        if self.format != PromptFormat.drift_full:
             return message
         actions_left = max(max_turns - sum(t.valid for t in turns), 0)
         block = self._turn_block(len(turns) + 1, message, actions_left)

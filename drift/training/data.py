@@ -61,7 +61,7 @@ class SFTDataset(Dataset):
 
 def step_normalizer(weights: np.ndarray, normalize: Normalize) -> float:
     """Normaliser of one global step with example ``weights[n]``: ``n`` or ``sum(weights)``."""
-    if normalize == Normalize.MEAN:
+    if normalize == Normalize.mean:
         return float(len(weights))
     total = float(weights.sum())
     return total if total > 0 else 1.0

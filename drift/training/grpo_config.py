@@ -19,33 +19,24 @@ class GRPOLoss(str, Enum):
     """TRL ``GRPOConfig.loss_type``: how token losses are aggregated over a batch."""
 
     grpo = "grpo"
-    GRPO = "grpo"  # alias
     dr_grpo = "dr_grpo"
-    DR_GRPO = "dr_grpo"  # alias
     dapo = "dapo"
-    DAPO = "dapo"  # alias
     bnpo = "bnpo"
-    BNPO = "bnpo"  # alias
 
 
 class RewardScaling(str, Enum):
     """TRL ``GRPOConfig.scale_rewards``: divide advantages by the group's, the batch's or no std."""
 
     group = "group"
-    GROUP = "group"  # alias
     batch = "batch"
-    BATCH = "batch"  # alias
     none = "none"
-    NONE = "none"  # alias
 
 
 class AdvantageLevel(str, Enum):
     """What a token's advantage compares: its episode's return, or its turn's return-to-go."""
 
     episode = "episode"
-    EPISODE = "episode"  # alias
     turn = "turn"
-    TURN = "turn"  # alias
 
 
 @dataclass
@@ -91,19 +82,19 @@ class GRPOSettings:
         metadata={"help": "gradient norm clipping"},
     )
     loss_type: GRPOLoss = field(
-        default=GRPOLoss.GRPO,
+        default=GRPOLoss.grpo,
         metadata={
             "help": "TRL's loss_type: grpo, dr_grpo, dapo (collapsed in the CPU probe) or bnpo"
         },
     )
     scale_rewards: RewardScaling = field(
-        default=RewardScaling.GROUP,
+        default=RewardScaling.group,
         metadata={
             "help": "TRL's scale_rewards: divide advantages by the group's, the batch's or no std"
         },
     )
     advantage: AdvantageLevel = field(
-        default=AdvantageLevel.TURN,
+        default=AdvantageLevel.turn,
         metadata={
             "help": "turn: each assistant turn gets its own return-to-go; episode: the episode's "
             "return (plain GRPO)"

@@ -17,9 +17,9 @@ from drift.config import Schedule, TrainerConfig
 from drift.training.loss import weighted_sft_loss
 
 HF_SCHEDULES = {
-    Schedule.CONSTANT: "constant_with_warmup",
-    Schedule.LINEAR: "linear",
-    Schedule.COSINE: "cosine",
+    Schedule.constant: "constant_with_warmup",
+    Schedule.linear: "linear",
+    Schedule.cosine: "cosine",
 }
 """``trainer.schedule`` -> the name ``transformers.get_scheduler`` knows it by."""
 

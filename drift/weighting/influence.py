@@ -41,8 +41,8 @@ def combine_influence(
 ) -> np.ndarray:
     """Weights [N] from return weights [N] and influence scores [N] (higher = more helpful)."""
     combine = InfluenceCombine(combine)
-    if combine is InfluenceCombine.PRODUCT:
-        factor = scores_to_weights(scores, WeightMode.SOFTMAX, temperature)
+    if combine is InfluenceCombine.product:
+        factor = scores_to_weights(scores, WeightMode.softmax, temperature)
     else:
         factor = drop_negative(scores).astype(np.float64)
     return mean_one_per_prompt(prompt_ids, np.asarray(weights, dtype=np.float64) * factor)

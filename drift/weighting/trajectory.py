@@ -71,9 +71,9 @@ def trajectory_weights(
     if user is not None:
         return _checked(str(weighting), user(trajectories, beta), len(trajectories))
     weighting = Weighting(weighting)
-    if weighting == Weighting.UNIFORM:
+    if weighting == Weighting.uniform:
         return np.ones(len(trajectories))
-    if weighting == Weighting.RFT:
+    if weighting == Weighting.rft:
         return np.array([t.final_correct for t in trajectories], dtype=np.float64)
     if not trajectories:
         return np.zeros(0)

@@ -33,7 +33,7 @@ def test_embedding_ranks_paraphrase_above_unrelated(embedder) -> None:
     best = embedding_scores(train, queries, embedder)
     assert set(np.argsort(-best)[:2]) == {1, 3}
     assert best[1] > 0.7 and best[0] < 0.3
-    mean = embedding_scores(train, queries, embedder, EmbeddingReduce.MEAN)
+    mean = embedding_scores(train, queries, embedder, EmbeddingReduce.mean)
     assert np.all(mean <= best + 1e-9)
     assert load_embedding_model() is embedder  # cached
 
@@ -41,13 +41,13 @@ def test_embedding_ranks_paraphrase_above_unrelated(embedder) -> None:
 def test_perplexity_modes() -> None:
     loss = np.array([0.1, 2.0, 1.0, 5.0, 1.2])
     np.testing.assert_array_equal(
-        np.argsort(-perplexity_scores(loss, PerplexityMode.LOW)), [0, 2, 4, 1, 3]
+        np.argsort(-perplexity_scores(loss, PerplexityMode.low)), [0, 2, 4, 1, 3]
     )
-    mid = perplexity_scores(loss, PerplexityMode.MID)  # median 1.2
+    mid = perplexity_scores(loss, PerplexityMode.mid)  # median 1.2
     assert np.argmax(mid) == 4 and np.argmin(mid) == 3
     np.testing.assert_allclose(mid, -np.abs(loss - 1.2))
     with pytest.raises(ValueError, match="finite"):
-        perplexity_scores(np.array([1.0, np.nan]), PerplexityMode.LOW)
+        perplexity_scores(np.array([1.0, np.nan]), PerplexityMode.low)
 
 
 def test_random_scores_are_seeded() -> None:

@@ -10,8 +10,8 @@ def test_defaults_and_omegaconf_merge():
         OmegaConf.structured(FeatureConfig), {"impl": "loop", "dtype": "float16"}
     )
     cfg = OmegaConf.to_object(merged)
-    assert cfg.impl is FeatureImpl.LOOP and cfg.dtype is StorageDType.FLOAT16
-    assert FeatureConfig().impl is FeatureImpl.HOOKS and FeatureConfig().loop_dim is None
+    assert cfg.impl is FeatureImpl.loop and cfg.dtype is StorageDType.float16
+    assert FeatureConfig().impl is FeatureImpl.hooks and FeatureConfig().loop_dim is None
 
 
 @pytest.mark.parametrize(
@@ -31,4 +31,4 @@ def test_bad_values_name_the_key(kwargs, key):
 
 
 def test_strings_become_enums():
-    assert FeatureConfig(impl="loop").impl is FeatureImpl.LOOP
+    assert FeatureConfig(impl="loop").impl is FeatureImpl.loop

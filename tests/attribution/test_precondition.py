@@ -73,15 +73,15 @@ def test_adam_transform_both_forms_by_hand() -> None:
     b1, b2, eps = 0.9, 0.999, 1e-8
     m1 = b1 * m + (1 - b1) * g
     v1 = b2 * v + (1 - b2) * g**2
-    code = adam_transform(g, m, v, AdamForm.LESS_CODE, (b1, b2), eps)
+    code = adam_transform(g, m, v, AdamForm.less_code, (b1, b2), eps)
     np.testing.assert_allclose(code, m1 / np.sqrt(v1 + eps))
-    paper = adam_transform(g, m, v, AdamForm.PAPER, (b1, b2), eps, step=9)
+    paper = adam_transform(g, m, v, AdamForm.paper, (b1, b2), eps, step=9)
     t = 10
     np.testing.assert_allclose(paper, (m1 / (1 - b1**t)) / (np.sqrt(v1 / (1 - b2**t)) + eps))
     torch_out = adam_transform(torch.tensor(g), torch.tensor(m), torch.tensor(v), step=9)
     np.testing.assert_allclose(torch_out.numpy(), paper)
     with pytest.raises(ValueError, match="step"):
-        adam_transform(g, m, v, AdamForm.PAPER)
+        adam_transform(g, m, v, AdamForm.paper)
 
 
 def test_cg_solves_spd_system() -> None:

@@ -66,7 +66,7 @@ def test_stream_names_the_bad_row() -> None:
 
 def test_direction_scores_cosine() -> None:
     feats = np.array([[3.0, 4.0], [0.0, 2.0], [0.0, 0.0]])
-    out = direction_scores([feats], np.array([1.0, 0.0]), DebiasMode.COSINE)
+    out = direction_scores([feats], np.array([1.0, 0.0]), DebiasMode.cosine)
     np.testing.assert_allclose(out[:, 0], [0.6, 0.0, 0.0])
 
 

@@ -11,7 +11,7 @@ from drift.config import ConfigError, load_config
 
 def test_defaults_and_string_choices() -> None:
     cfg = ScoringConfig(method="prism", debias="residual")
-    assert cfg.method is ScoringMethod.PRISM and cfg.debias is DebiasMode.RESIDUAL
+    assert cfg.method is ScoringMethod.prism and cfg.debias is DebiasMode.residual
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_less_refuses_the_settings_it_has_no_use_for(kwargs: dict, key: str) -> 
     less = {"method": "less", "preconditioner": "adam", "debias": "cosine"}
     with pytest.raises(ConfigError, match=rf"method\.scoring\.{key} does not apply to .*less"):
         ScoringConfig(**{**less, **kwargs})
-    assert ScoringConfig(**less, adam_form="less_code").method is ScoringMethod.LESS
+    assert ScoringConfig(**less, adam_form="less_code").method is ScoringMethod.less
 
 
 @pytest.mark.parametrize(

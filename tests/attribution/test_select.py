@@ -41,7 +41,7 @@ def test_drop_negative_keeps_zero_and_refuses_all_negative() -> None:
 def test_softmax_weights_mean_one_over_kept_and_monotone() -> None:
     scores = np.array([3.0, -1.0, 0.5, 2.0, 1.0])
     keep = np.array([True, False, True, True, True])
-    w = scores_to_weights(scores, WeightMode.SOFTMAX, temperature=0.5, keep=keep)
+    w = scores_to_weights(scores, WeightMode.softmax, temperature=0.5, keep=keep)
     assert w[1] == 0.0
     assert w[keep].mean() == pytest.approx(1.0)
     assert np.all(np.diff(w[[2, 4, 3, 0]]) > 0)
@@ -51,6 +51,6 @@ def test_softmax_weights_mean_one_over_kept_and_monotone() -> None:
 
 
 def test_rank_weights_and_constant_scores() -> None:
-    w = scores_to_weights(np.array([10.0, 30.0, 20.0, 20.0]), WeightMode.RANK)
+    w = scores_to_weights(np.array([10.0, 30.0, 20.0, 20.0]), WeightMode.rank)
     np.testing.assert_allclose(w, np.array([1.0, 4.0, 2.5, 2.5]) / 2.5)
     np.testing.assert_allclose(scores_to_weights(np.full(4, 7.0)), np.ones(4))

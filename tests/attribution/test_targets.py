@@ -59,7 +59,7 @@ def _mass(t: TargetSet) -> dict[str, tuple[float, float]]:
 
 def test_balanced_gives_equal_mass_and_drops_uncontrasted_queries(caplog) -> None:
     with caplog.at_level(logging.WARNING):
-        t = signed_rollout_targets(_rollouts(), SignScheme.BALANCED)
+        t = signed_rollout_targets(_rollouts(), SignScheme.balanced)
     assert t.group_names == ["q1", "q2"]
     assert t.empty_groups == ["q3", "q4"]
     assert "q3, q4" in caplog.text
@@ -70,7 +70,7 @@ def test_balanced_gives_equal_mass_and_drops_uncontrasted_queries(caplog) -> Non
 
 
 def test_sign_keeps_all_correct_and_all_wrong_queries() -> None:
-    t = signed_rollout_targets(_rollouts(), SignScheme.SIGN, LossTurns.ALL)
+    t = signed_rollout_targets(_rollouts(), SignScheme.sign, LossTurns.all)
     assert t.group_names == ["q1", "q2", "q3", "q4"] and t.empty_groups == []
     np.testing.assert_array_equal(t.coeffs, [1, 1, 1, -1, 1, -1, -1, 1, 1, -1, -1])
     assert t.examples[1].id == "q1/1"
@@ -79,7 +79,7 @@ def test_sign_keeps_all_correct_and_all_wrong_queries() -> None:
 
 
 def test_advantage_is_centred_per_query() -> None:
-    t = signed_rollout_targets(_rollouts(), SignScheme.ADVANTAGE)
+    t = signed_rollout_targets(_rollouts(), SignScheme.advantage)
     assert t.empty_groups == ["q3", "q4"]
     q1 = np.array([1.0, 0.9, 1.0, 0.0])
     np.testing.assert_allclose(t.coeffs[t.groups == 0], q1 - q1.mean())
@@ -90,8 +90,8 @@ def test_advantage_is_centred_per_query() -> None:
 def test_no_contrast_anywhere_raises() -> None:
     rollouts = [_traj("q", k, [True], 1.0) for k in range(3)]
     with pytest.raises(ValueError, match="scheme=balanced"):
-        signed_rollout_targets(rollouts, SignScheme.BALANCED)
-    assert signed_rollout_targets(rollouts, SignScheme.SIGN).coeffs.tolist() == [1, 1, 1]
+        signed_rollout_targets(rollouts, SignScheme.balanced)
+    assert signed_rollout_targets(rollouts, SignScheme.sign).coeffs.tolist() == [1, 1, 1]
 
 
 def test_reference_and_preference_targets() -> None:

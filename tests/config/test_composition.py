@@ -144,22 +144,22 @@ def test_paper_preset_pins_the_paper_setting(compose_cfg):
     assert cfg.trainer.precision == "bf16-mixed"
     assert cfg.task.limit == 1800
     # their --disable_shuffle: whole prompt groups, 128 / 16 = 8 per optimiser step
-    assert cfg.method.batch_order == BatchOrder.PROMPT_GROUPS
+    assert cfg.method.batch_order == BatchOrder.prompt_groups
     # their 1,800 prompts of a seed-42 shuffle; left truncation to 8192 + 512 tokens
-    assert (cfg.task.sample_seed, cfg.trainer.truncation) == (42, Truncation.LEFT)
+    assert (cfg.task.sample_seed, cfg.trainer.truncation) == (42, Truncation.left)
     assert cfg.trainer.max_length == 8704
 
 
 def test_prompt_groups_need_whole_groups_per_step(compose_cfg):
     demo = load_config(compose_cfg(["experiment=demo"]))
-    assert demo.compare["drift_iw"].batch_order == BatchOrder.SHUFFLE
+    assert demo.compare["drift_iw"].batch_order == BatchOrder.shuffle
     with pytest.raises(ConfigError, match=re.escape("multiple of rollout.num_samples")):
         load_config(
             compose_cfg(
                 ["method=drift_iw", "method.batch_order=prompt_groups", "rollout.num_samples=12"]
             )
         )
-    with pytest.raises(ConfigError, match="rft: .*groups are not whole"):  # it drops episodes
+    with pytest.raises(ConfigError, match=r"rft: .*groups are not whole"):  # it drops episodes
         load_config(compose_cfg(["method=rft", "method.batch_order=prompt_groups"]))
 
 

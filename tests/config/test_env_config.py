@@ -10,9 +10,9 @@ from drift.config import EnvConfig, Protocol, load_config
 
 def test_oracle_is_the_default_and_intrinsic_is_one_override(compose_cfg):
     assert load_config(compose_cfg([])).env == EnvConfig()
-    assert EnvConfig().protocol == Protocol.ORACLE
+    assert EnvConfig().protocol == Protocol.oracle
     env = load_config(compose_cfg(["env.protocol=intrinsic", "env.shaping_alpha=10"])).env
-    assert (env.protocol, env.shaping_alpha) == (Protocol.INTRINSIC, 10.0)
+    assert (env.protocol, env.shaping_alpha) == (Protocol.intrinsic, 10.0)
     assert env.instruction == EnvConfig().instruction
 
 
@@ -31,7 +31,7 @@ def test_bad_values_name_their_key(compose_cfg, overrides, key):
 
 
 def test_an_empty_instruction_is_allowed_where_it_is_not_used():
-    assert EnvConfig(instruction="").protocol == Protocol.ORACLE
+    assert EnvConfig(instruction="").protocol == Protocol.oracle
 
 
 def test_the_objective_may_be_a_per_turn_accuracy_or_a_change(compose_cfg):

@@ -11,11 +11,11 @@ from drift.config import InfluenceCombine, MethodFamily, Weighting, load_config
 def test_drift_iw_if_composes_with_drift_iw_weights_and_a_drift_if_scorer(compose_cfg):
     method = load_config(compose_cfg(["method=drift_iw_if"])).method
     assert (method.family, method.weighting, method.beta) == (
-        MethodFamily.IW,
-        Weighting.DRIFT_IW,
+        MethodFamily.iw,
+        Weighting.drift_iw,
         0.1,
     )
-    assert method.influence is not None and method.influence.combine == InfluenceCombine.PRODUCT
+    assert method.influence is not None and method.influence.combine == InfluenceCombine.product
     assert method.influence.val_max_turns is None  # task.max_turns
     assert method.scoring is not None and method.scoring.method.value == "drift_if"
 

@@ -15,7 +15,7 @@ PLUGINS = [
 @pytest.mark.parametrize(
     ("overrides", "verifier", "weighting", "engine"),
     [
-        ([], VerifierName.EXACT, Weighting.DRIFT_IW, EngineName.HF),
+        ([], VerifierName.exact, Weighting.drift_iw, EngineName.hf),
         (["reward=math", "method=rft", "rollout=vllm"], "math_verify", "rft", "vllm"),
         (["method=uniform_sft"], "exact", "uniform", "hf"),
     ],

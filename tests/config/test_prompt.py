@@ -8,7 +8,7 @@ from drift.config import PromptConfig, PromptFormat, load_config
 
 def test_plain_is_the_default_and_each_stage_has_its_own_format(compose_cfg):
     cfg = load_config(compose_cfg([]))
-    assert cfg.rollout.prompt_format == cfg.eval.prompt_format == PromptFormat.PLAIN
+    assert cfg.rollout.prompt_format == cfg.eval.prompt_format == PromptFormat.plain
     assert cfg.prompt == PromptConfig()
     cfg = load_config(
         compose_cfg(
@@ -20,8 +20,8 @@ def test_plain_is_the_default_and_each_stage_has_its_own_format(compose_cfg):
             ]
         )
     )
-    assert cfg.rollout.prompt_format == PromptFormat.DRIFT_FULL
-    assert cfg.eval.prompt_format == PromptFormat.DRIFT_SIMPLE
+    assert cfg.rollout.prompt_format == PromptFormat.drift_full
+    assert cfg.eval.prompt_format == PromptFormat.drift_simple
     assert (cfg.prompt.think, cfg.prompt.max_words) == (False, 200)
 
 
@@ -42,13 +42,13 @@ def test_bad_values_name_their_key(compose_cfg, overrides, match):
 
 def test_simple_mode_goes_with_the_intrinsic_protocol(compose_cfg):
     overrides = ["env.protocol=intrinsic", "rollout.prompt_format=drift_simple"]
-    assert load_config(compose_cfg(overrides)).rollout.prompt_format == PromptFormat.DRIFT_SIMPLE
+    assert load_config(compose_cfg(overrides)).rollout.prompt_format == PromptFormat.drift_simple
 
 
 def test_the_paper_preset_uses_the_authors_protocol(compose_cfg):
     cfg = load_config(compose_cfg(["experiment=drift_iw_paper"]))
-    assert cfg.rollout.prompt_format == PromptFormat.DRIFT_FULL  # their generation default
-    assert cfg.eval.prompt_format == PromptFormat.DRIFT_SIMPLE  # their benchmark script's mode
+    assert cfg.rollout.prompt_format == PromptFormat.drift_full  # their generation default
+    assert cfg.eval.prompt_format == PromptFormat.drift_simple  # their benchmark script's mode
     assert cfg.prompt == PromptConfig(think=True, max_words=400)
     assert (cfg.rollout.temperature, cfg.rollout.top_p, cfg.rollout.max_new_tokens) == (1, 1, 512)
     assert (cfg.eval.greedy, cfg.eval.sampled_samples, cfg.eval.max_new_tokens) == (True, 0, 1024)

@@ -32,7 +32,7 @@ def test_a_subset_pointed_at_local_files(compose_cfg) -> None:
             ]
         )
     )
-    assert cfg.eval.suite == EvalSuite.DRIFT_PAPER
+    assert cfg.eval.suite == EvalSuite.drift_paper
     assert cfg.eval.benchmarks["gpqa"].limit == 1
 
 

@@ -30,7 +30,7 @@ def test_answers_match_operands_and_text() -> None:
 
 
 def test_splits_are_disjoint_by_problem_and_deterministic() -> None:
-    cfg = ArithmeticConfig(operations=[ArithmeticOp.ADD], max_operand=60)
+    cfg = ArithmeticConfig(operations=[ArithmeticOp.add], max_operand=60)
     splits = {s: make_arithmetic_split(s, 150, seed=3, cfg=cfg) for s in ("train", "val", "test")}
     keys = {s: {(p.meta["kind"], *p.meta["operands"]) for p in ps} for s, ps in splits.items()}
     assert all(len(k) == 150 for k in keys.values())  # distinct within a split
@@ -46,12 +46,12 @@ def test_splits_are_disjoint_by_problem_and_deterministic() -> None:
 
 
 def test_system_prompt_and_loader() -> None:
-    task = TaskConfig(name=TaskSource.ARITHMETIC, num_test=5, system_prompt="Be brief.")
+    task = TaskConfig(name=TaskSource.arithmetic, num_test=5, system_prompt="Be brief.")
     problems = load_problems(task, "test")
     assert len(problems) == 5
     assert problems[0].messages[0] == {"role": "system", "content": "Be brief."}
     assert (
-        load_problems(TaskConfig(name=TaskSource.ARITHMETIC, num_test=5), "test")[0].messages[0][
+        load_problems(TaskConfig(name=TaskSource.arithmetic, num_test=5), "test")[0].messages[0][
             "role"
         ]
         == "user"
@@ -59,7 +59,7 @@ def test_system_prompt_and_loader() -> None:
 
 
 def test_too_many_problems_is_a_clear_error() -> None:
-    cfg = ArithmeticConfig(operations=[ArithmeticOp.ADD], min_operand=1, max_operand=3)
+    cfg = ArithmeticConfig(operations=[ArithmeticOp.add], min_operand=1, max_operand=3)
     with pytest.raises(ValueError, match="found only"):
         make_arithmetic_split("test", 50, seed=0, cfg=cfg)
 

@@ -210,7 +210,7 @@ def test_left_truncation_keeps_the_final_answer_and_its_loss() -> None:
     (full,) = encode_examples(tok, [example], max_length=4096)
     budget = len(full.input_ids) - 5  # too long by 5 tokens, cut off the prompt's start
     (right,) = encode_examples(tok, [example], max_length=budget)
-    (left,) = encode_examples(tok, [example], max_length=budget, truncation=Truncation.LEFT)
+    (left,) = encode_examples(tok, [example], max_length=budget, truncation=Truncation.left)
     assert left.input_ids == full.input_ids[5:] and left.loss_mask == full.loss_mask[5:]
     assert sum(left.loss_mask) == sum(full.loss_mask)  # every trained token kept
     assert sum(right.loss_mask) < sum(full.loss_mask)  # the default cuts the final answer

@@ -32,7 +32,7 @@ def _write_jsonl(path: Path, records: list[Any]) -> Path:
 
 
 def _file_task(path: Path, **kwargs: Any) -> TaskConfig:
-    return TaskConfig(name=TaskSource.FILE, files={"train": str(path)}, **kwargs)
+    return TaskConfig(name=TaskSource.file, files={"train": str(path)}, **kwargs)
 
 
 def test_extract_boxed() -> None:
@@ -57,7 +57,7 @@ def test_embedded_sizes_and_limit() -> None:
 def test_metamathqa_with_filter(tmp_path: Path) -> None:
     task = _file_task(
         _write_jsonl(tmp_path / "m.jsonl", METAMATH),
-        format=RecordFormat.METAMATHQA,
+        format=RecordFormat.metamathqa,
         filter_type="MATH_",
         system_prompt="You are a careful solver.",
     )
@@ -78,7 +78,7 @@ def test_metamathqa_with_filter(tmp_path: Path) -> None:
 
 
 def test_math_nested_boxed(tmp_path: Path) -> None:
-    task = _file_task(_write_jsonl(tmp_path / "m.jsonl", MATH), format=RecordFormat.MATH)
+    task = _file_task(_write_jsonl(tmp_path / "m.jsonl", MATH), format=RecordFormat.math)
     problems = load_problems(task, "train")
     assert [p.answer for p in problems] == ["\\frac{1}{2}", "\\{1, 2\\}"]
     assert problems[0].messages == [{"role": "user", "content": f"Compute 1/2.\n\n{INSTRUCTION}"}]
@@ -152,14 +152,14 @@ def test_unreadable_parquet_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("record", "fmt", "field"),
     [
-        ({"query": "q"}, RecordFormat.METAMATHQA, "response"),
-        ({"query": "q", "response": "no marker"}, RecordFormat.METAMATHQA, "response"),
-        ({"problem": "p", "solution": "no box"}, RecordFormat.MATH, "solution"),
-        ({"prompt": "p"}, RecordFormat.DRIFT, "answer"),
-        ({"prompt": 3, "answer": "1"}, RecordFormat.DRIFT, "prompt"),
+        ({"query": "q"}, RecordFormat.metamathqa, "response"),
+        ({"query": "q", "response": "no marker"}, RecordFormat.metamathqa, "response"),
+        ({"problem": "p", "solution": "no box"}, RecordFormat.math, "solution"),
+        ({"prompt": "p"}, RecordFormat.drift, "answer"),
+        ({"prompt": 3, "answer": "1"}, RecordFormat.drift, "prompt"),
         (
             {"messages": [{"role": "bot", "content": "x"}], "answer": "1"},
-            RecordFormat.DRIFT,
+            RecordFormat.drift,
             "messages[0].role",
         ),
     ],
@@ -203,7 +203,7 @@ def test_json_and_parquet_files(tmp_path: Path) -> None:
     assert [p.answer for p in from_parquet] == ["2", "\\frac{1}{2}", "3"]
     (tmp_path / "bad.json").write_text(json.dumps([MATH[0], {"problem": "p"}]))
     with pytest.raises(DataError, match=r"bad\.json: record 1: missing field 'solution'"):
-        load_problems(_file_task(tmp_path / "bad.json", format=RecordFormat.MATH), "train")
+        load_problems(_file_task(tmp_path / "bad.json", format=RecordFormat.math), "train")
 
 
 def test_csv_files(tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ def test_hf_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     task = TaskConfig(
-        name=TaskSource.HF_DATASET,
+        name=TaskSource.hf_dataset,
         dataset="meta-math/MetaMathQA",
         splits={"test": "train"},
         filter_type="MATH_",
@@ -249,7 +249,7 @@ def test_sample_seed_draws_the_prompts_datasets_shuffle_draws(tmp_path: Path) ->
         for i, t in enumerate(["MATH_AnsAug", "GSM_SV"] * 12)
     ]
     path = _write_jsonl(tmp_path / "m.jsonl", records)
-    task = _file_task(path, format=RecordFormat.METAMATHQA, filter_type="MATH_", limit=5)
+    task = _file_task(path, format=RecordFormat.metamathqa, filter_type="MATH_", limit=5)
     assert [p.answer for p in load_problems(task, "train")] == ["0", "2", "4", "6", "8"]
     # the DRIFT authors: filter on the type, shuffle(seed=42), the first --max_prompts
     theirs = Dataset.from_list(records).filter(lambda r: r["type"].startswith("MATH_"))

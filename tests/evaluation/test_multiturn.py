@@ -181,7 +181,7 @@ def test_evaluation_under_the_intrinsic_protocol() -> None:
         for i in range(4)
     ]
     task = TaskConfig(max_turns=3)
-    env = EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it.")
+    env = EnvConfig(protocol=Protocol.intrinsic, instruction="Check it.")
     eval_cfg = EvalConfig(sampled_samples=0)
     m = _metrics(engine, problems, eval_cfg, task, env, exact_match, RewardConfig(), 1)
     assert [len(call[0]) for call in engine.calls] == [4, 4, 4]  # every episode, every turn
@@ -203,7 +203,7 @@ def test_evaluation_follows_eval_prompt_format() -> None:
 
     engine = ScriptedEngine(reply)
     problems = [Problem(id="p", messages=[{"role": "user", "content": "q"}], answer="3")]
-    eval_cfg = EvalConfig(sampled_samples=0, prompt_format=PromptFormat.DRIFT_SIMPLE)
+    eval_cfg = EvalConfig(sampled_samples=0, prompt_format=PromptFormat.drift_simple)
     task = TaskConfig(max_turns=3)
     prompt = PromptConfig(system="S")
     m = _metrics(

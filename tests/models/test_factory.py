@@ -83,7 +83,7 @@ def test_export_reload_identical(tmp_path: Path) -> None:
     via_policy, tok3 = load_policy(ModelConfig(), path=str(out))
     assert torch.equal(_logits(via_policy, ids), _logits(model, ids))
     assert tok3.eos_token_id == tok.eos_token_id
-    by_name, _ = load_policy(ModelConfig(name_or_path=str(out), dtype=DType.BFLOAT16))
+    by_name, _ = load_policy(ModelConfig(name_or_path=str(out), dtype=DType.bfloat16))
     assert next(by_name.parameters()).dtype == torch.bfloat16
 
 
@@ -163,7 +163,7 @@ def _loss_and_grads(model: torch.nn.Module, batch: dict[str, torch.Tensor]):
     return loss.detach(), {n: p.grad for n, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("architecture", [Architecture.LLAMA, Architecture.QWEN2])
+@pytest.mark.parametrize("architecture", [Architecture.llama, Architecture.qwen2])
 def test_sdpa_gives_eager_attention_loss_and_gradients(architecture) -> None:
     """A fixed right-padded batch: the weighted SFT loss and every gradient agree to float
     error between the two attention implementations (grouped heads in the Qwen2 case)."""

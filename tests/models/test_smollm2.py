@@ -54,7 +54,7 @@ def test_converted_directory_is_a_plain_hf_checkpoint(smollm_dir, policy):
 
 def test_one_batched_multi_turn_episode(policy):
     model, tokenizer = policy
-    task = TaskConfig(name=TaskSource.ARITHMETIC, num_test=3)
+    task = TaskConfig(name=TaskSource.arithmetic, num_test=3)
     problems = load_problems(task, "test")
     engine = HFEngine(model, tokenizer, batch_size=16)
     calls = []
@@ -68,7 +68,7 @@ def test_one_batched_multi_turn_episode(policy):
         env=Environment.oracle(FEEDBACK, 2),
         verifier=exact_match,
         reward=RewardConfig(),
-        answer_format=AnswerFormat.LAST_NUMBER,
+        answer_format=AnswerFormat.last_number,
     )
     assert len(trajectories) == 6 and calls[0] == 6  # every episode in one call per turn
     assert all(t.turns[0].text.strip() for t in trajectories)
@@ -102,7 +102,7 @@ def test_one_weighted_sft_step_trains_the_reply_tokens_only(smollm_dir, tmp_path
         assert supervised == want["input_ids"]  # the final reply and its end-of-turn token
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     cfg = TrainerConfig(micro_batch_size=2, effective_batch_size=2, max_steps=1, lr=1e-5)
-    result = train_policy(model, tokenizer, examples, cfg, Normalize.MEAN, tmp_path, seed=0)
+    result = train_policy(model, tokenizer, examples, cfg, Normalize.mean, tmp_path, seed=0)
     assert result.steps == 1 and torch.isfinite(torch.tensor(result.final_loss))
     changed = sum(not torch.equal(p, before[n]) for n, p in result.model.named_parameters())
     assert changed > 200  # all 272 tensors less a few untouched ones

@@ -44,7 +44,7 @@ def test_less_features_get_a_store_per_loop_dim_and_storage_dtype(study):
     cfg, pool, warmup = study
     for loop_dim, dtype in [(16, "float32"), (24, "float32"), (24, "float16"), (16, "float32")]:
         cfg.attribution = dataclasses.replace(cfg.attribution, loop_dim=loop_dim, dtype=dtype)
-        store = FeatureBank(cfg, warmup, pool.examples).adam_store(warmup.final, AdamForm.PAPER)
+        store = FeatureBank(cfg, warmup, pool.examples).adam_store(warmup.final, AdamForm.paper)
         assert (store.dim, store.dtype) == (loop_dim, np.dtype(dtype)) and store.complete
     assert len(list(Path(cfg.paths.cache_dir).glob("features-adam-*"))) == 3
 

@@ -39,7 +39,7 @@ def test_reference_costs_nothing_and_grpo_keeps_its_own_wall_time():
     assert method_cost(MethodConfig(name="reference", train=False), {}) == dict.fromkeys(
         COST_KEYS, 0.0
     )
-    grpo = MethodConfig(name="grpo", family=MethodFamily.GRPO, grpo=GRPOSettings())
+    grpo = MethodConfig(name="grpo", family=MethodFamily.grpo, grpo=GRPOSettings())
     stats = {"cost/generated_tokens": 10.0, "cost/wall_seconds": 2.0, "cost/optimizer_steps": 1}
     assert method_cost(grpo, {**stats, "cost/episodes": 4.0}) == {**stats, "cost/episodes": 4.0}
     assert method_cost(MethodConfig(name="x"), {"train/loss": 1.0}) == {}  # nothing invented
@@ -53,7 +53,7 @@ def test_compare_cost_preset_runs_six_methods_with_three_rounds(compose_cfg):
     assert [methods[k].rounds for k in OFFLINE] == [1, 1, 1, 3]
     assert methods["drift_iw_k3"].weighting == methods["drift_iw"].weighting
     grpo = methods["grpo"]
-    assert grpo.family == MethodFamily.GRPO and grpo.grpo.advantage is AdvantageLevel.TURN
+    assert grpo.family == MethodFamily.grpo and grpo.grpo.advantage is AdvantageLevel.turn
     assert (grpo.grpo.steps, grpo.grpo.lr, grpo.grpo.beta) == (800, 5e-4, 0.04)
     demo = load_config(compose_cfg(["experiment=demo"]))  # same cached reference and rollouts
     assert (cfg.task, cfg.model, cfg.rollout, cfg.reward) == (

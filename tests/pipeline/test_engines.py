@@ -11,7 +11,7 @@ from drift.rollout.engine import SamplingParams
 
 def test_vllm_needs_an_exported_policy_not_the_untrained_tiny_model():
     with pytest.raises(ConfigError, match=r"rollout\.engine=vllm"):
-        build_engine(RolloutConfig(engine=EngineName.VLLM), ModelConfig(), "tiny")
+        build_engine(RolloutConfig(engine=EngineName.vllm), ModelConfig(), "tiny")
 
 
 def test_hf_engine_runs_where_rollout_device_says(monkeypatch):

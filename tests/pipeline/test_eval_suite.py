@@ -28,9 +28,9 @@ BENCHMARKS = {name: BenchmarkConfig(str(FIXTURES / f)) for name, f in FILES.item
 
 def _cfg(**eval_kwargs: object) -> DriftConfig:
     settings = {
-        "suite": EvalSuite.DRIFT_PAPER,
+        "suite": EvalSuite.drift_paper,
         "benchmarks": BENCHMARKS,
-        "prompt_format": PromptFormat.DRIFT_SIMPLE,
+        "prompt_format": PromptFormat.drift_simple,
         "suite_max_turns": 3,
         "suite_max_new_tokens": 7,
         **eval_kwargs,
@@ -60,12 +60,12 @@ def test_a_policy_right_on_its_second_try_everywhere(tmp_path: Path) -> None:
         assert metrics[f"drift_paper/{name}/valid_rate"] == 1.0
     first = engine.calls[0][0][0]  # the first request: MATH-500's first problem
     assert first[0] == {"role": "system", "content": "You're a helpful assistant. "}
-    assert first[1]["content"].startswith(SPECS[Benchmark.MATH500].instruction + "\n\nProblem:\n")
+    assert first[1]["content"].startswith(SPECS[Benchmark.math500].instruction + "\n\nProblem:\n")
     assert first[-1] == {"role": "assistant", "content": "<think>"}
     params = engine.calls[0][1]
     assert params.temperature == 0.0 and params.max_new_tokens == 7
     gpqa = next(c[0][0] for c in engine.calls if "(A-D)" in c[0][0][1]["content"])
-    assert gpqa[1]["content"].startswith(SPECS[Benchmark.GPQA].instruction)
+    assert gpqa[1]["content"].startswith(SPECS[Benchmark.gpqa].instruction)
     second = next(c[0][0] for c in engine.calls if len(c[0][0]) > 3)
     assert second[3] == {"role": "user", "content": "Incorrect. Please think again."}
     out = tmp_path / SUITE_DIR
@@ -78,14 +78,14 @@ def test_a_policy_right_on_its_second_try_everywhere(tmp_path: Path) -> None:
 
 def test_a_subset_and_the_plain_format(tmp_path: Path) -> None:
     engine = ScriptedEngine(lambda conv: "<answer>B</answer>")
-    cfg = _cfg(suite_benchmarks=["gpqa"], prompt_format=PromptFormat.PLAIN, suite_max_turns=1)
+    cfg = _cfg(suite_benchmarks=["gpqa"], prompt_format=PromptFormat.plain, suite_max_turns=1)
     metrics = evaluate_suite(engine, cfg, tmp_path)
     assert {k.split("/")[1] for k in metrics} == {"gpqa"}
     assert metrics["drift_paper/gpqa/acc@1"] == 0.5  # the second question's gold is B
     conv = engine.calls[0][0][0]
     assert conv == [
         {"role": "user", "content": conv[0]["content"]},
-    ] and conv[0]["content"].endswith("\n\n" + SPECS[Benchmark.GPQA].instruction)
+    ] and conv[0]["content"].endswith("\n\n" + SPECS[Benchmark.gpqa].instruction)
 
 
 def test_a_tiny_model_end_to_end(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_a_tiny_model_end_to_end(tmp_path: Path) -> None:
     )
     cfg.model = model_cfg
     cfg.rollout.device = "cpu"
-    problems = load_benchmark(Benchmark.MATH500, BENCHMARKS["math500"])[:1]
+    problems = load_benchmark(Benchmark.math500, BENCHMARKS["math500"])[:1]
     metrics = evaluate_policy_dir(cfg, str(policy), problems, tmp_path / "run")
     assert "acc@1" in metrics  # the test split's own evaluation, then the suite's
     for name in FILES:

@@ -18,7 +18,7 @@ def test_intrinsic_demo_runs_every_attempt_and_reports_the_turn_metrics(
     # debug=fast with conf/debug/preset/fast_intrinsic_demo.yaml: enough right second attempts
     # for rft to make an optimiser step
     cfg = load_config(compose_cfg(["experiment=intrinsic_demo", "debug=fast", "num_threads=1"]))
-    assert cfg.env.protocol == Protocol.INTRINSIC and cfg.task.max_turns == 2
+    assert cfg.env.protocol == Protocol.intrinsic and cfg.task.max_turns == 2
     summary = run(cfg, resolved={})
     methods = summary["methods"]
     assert list(methods) == ["reference", "uniform_sft", "rft", "drift_iw", "score"]

@@ -44,7 +44,7 @@ def test_the_rollout_cache_key_holds_the_dotted_paths(compose_cfg):
         rollout = dataclasses.replace(cfg.rollout, engine=name)
         return rollout_path(dataclasses.replace(cfg, rollout=rollout), "ref").name
 
-    assert with_verifier(VerifierName.EXACT) == key  # built-in keys as before
+    assert with_verifier(VerifierName.exact) == key  # built-in keys as before
     plugged = {
         with_verifier("user_plugins:second_answer_right"),
         with_verifier("user_plugins.SameLength"),

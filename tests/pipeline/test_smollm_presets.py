@@ -58,7 +58,7 @@ def test_smollm_intrinsic_takes_smollm_iw_sizes_and_budgets_score_like_grpo(comp
     iw = load_config(compose_cfg(["experiment=smollm_iw"]))
     methods = cfg.methods()
     assert list(methods) == ["reference", "uniform_sft", "rft", "drift_iw", "grpo", "score"]
-    assert cfg.env == dataclasses.replace(EnvConfig(), protocol=Protocol.INTRINSIC)
+    assert cfg.env == dataclasses.replace(EnvConfig(), protocol=Protocol.intrinsic)
     assert cfg.task == dataclasses.replace(iw.task, max_turns=2)
     assert (cfg.model, cfg.rollout, cfg.trainer, cfg.eval) == (
         iw.model,

@@ -46,10 +46,10 @@ def sweep_jobs(cfg) -> list[list[str]]:
 @pytest.mark.parametrize(
     ("preset", "family", "methods"),
     [
-        ("compare_iw", MethodFamily.IW, IW_METHODS),
+        ("compare_iw", MethodFamily.iw, IW_METHODS),
         (
             "compare_if",
-            MethodFamily.ATTRIBUTION,
+            MethodFamily.attribution,
             IF_METHODS,
         ),
     ],

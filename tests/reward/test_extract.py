@@ -68,10 +68,10 @@ def test_extract_last_number(text: str, answer: str | None) -> None:
 
 
 def test_read_answer_follows_the_format() -> None:
-    assert read_answer("59 + 63 = 122.", AnswerFormat.LAST_NUMBER) == ("122", True)
-    assert read_answer("Incorrect. Please think again.", AnswerFormat.LAST_NUMBER) == (None, False)
-    assert read_answer("59 + 63 = 122.", AnswerFormat.TAGS) == (None, False)
-    assert read_answer("<answer>5</answer>", AnswerFormat.TAGS) == ("5", True)
+    assert read_answer("59 + 63 = 122.", AnswerFormat.last_number) == ("122", True)
+    assert read_answer("Incorrect. Please think again.", AnswerFormat.last_number) == (None, False)
+    assert read_answer("59 + 63 = 122.", AnswerFormat.tags) == (None, False)
+    assert read_answer("<answer>5</answer>", AnswerFormat.tags) == ("5", True)
 
 
 def test_drift_reader_takes_the_first_action_of_the_first_block() -> None:

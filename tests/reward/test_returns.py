@@ -90,17 +90,17 @@ def test_turn_shares_put_each_term_on_its_turn_and_sum_to_the_return() -> None:
 
 
 def test_judge_turn_reads_free_text_answers() -> None:
-    turn = judge_turn("59 + 63 = 122.", "122", exact_match, AnswerFormat.LAST_NUMBER)
+    turn = judge_turn("59 + 63 = 122.", "122", exact_match, AnswerFormat.last_number)
     assert (turn.answer, turn.correct, turn.valid) == ("122", True, True)
     echo = judge_turn(
-        "Incorrect. Please think again.", "122", exact_match, AnswerFormat.LAST_NUMBER
+        "Incorrect. Please think again.", "122", exact_match, AnswerFormat.last_number
     )
     assert (echo.answer, echo.correct, echo.valid) == (None, False, False)
 
 
 def test_intrinsic_return_is_the_last_answer_with_scores_shaped_bonus() -> None:
     cfg = RewardConfig()  # gamma 0.9, format 0.1, repetition 0.5
-    intrinsic = {"protocol": Protocol.INTRINSIC}
+    intrinsic = {"protocol": Protocol.intrinsic}
     right, wrong = _turn("3", correct=True), _turn("5")
     malformed = _turn(None, valid=False)
     # r_T only: gamma and the repetition term do not apply (keeping a right answer is the goal)
@@ -121,19 +121,19 @@ def test_intrinsic_return_is_the_last_answer_with_scores_shaped_bonus() -> None:
 def test_intrinsic_shares_put_the_bonus_on_the_first_and_last_turns() -> None:
     cfg = RewardConfig()
     turns = [_turn("5"), _turn(None, valid=False), _turn("3", correct=True)]
-    shares = turn_contributions(turns, cfg, Protocol.INTRINSIC, shaping_alpha=0.5)
+    shares = turn_contributions(turns, cfg, Protocol.intrinsic, shaping_alpha=0.5)
     assert shares == pytest.approx([0.0, -0.1, 1.5])
     turns = [_turn("3", correct=True), _turn("3", correct=True)]
-    shares = turn_contributions(turns, cfg, Protocol.INTRINSIC, shaping_alpha=0.5)
+    shares = turn_contributions(turns, cfg, Protocol.intrinsic, shaping_alpha=0.5)
     assert shares == pytest.approx([-0.5, 1.5])  # returns-to-go: 1.0 from turn 1, 1.5 from 2
-    assert sum(shares) == pytest.approx(episode_return(turns, cfg, Protocol.INTRINSIC, 0.5))
-    assert turn_contributions([], cfg, Protocol.INTRINSIC) == []
+    assert sum(shares) == pytest.approx(episode_return(turns, cfg, Protocol.intrinsic, 0.5))
+    assert turn_contributions([], cfg, Protocol.intrinsic) == []
 
 
 def test_intrinsic_turn_weights_weigh_each_attempt_as_scores_stages_do() -> None:
     cfg = RewardConfig()
     right, wrong, malformed = _turn("3", correct=True), _turn("5"), _turn(None, valid=False)
-    intrinsic = Protocol.INTRINSIC
+    intrinsic = Protocol.intrinsic
     # stage I: r_2 alone, the default weights
     assert turn_contributions([right, wrong], cfg, intrinsic, 0.0, [0.0, 1.0]) == [0.0, 0.0]
     assert turn_contributions([wrong, right], cfg, intrinsic, 0.0, [0.0, 1.0]) == [0.0, 1.0]
@@ -146,7 +146,7 @@ def test_intrinsic_turn_weights_weigh_each_attempt_as_scores_stages_do() -> None
     with pytest.raises(ValueError, match="3 turn weights for an episode of 2 turns"):
         turn_contributions([right, right], cfg, intrinsic, 0.0, [1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="intrinsic protocol only"):
-        turn_contributions([right], cfg, Protocol.ORACLE, 0.0, [1.0])
+        turn_contributions([right], cfg, Protocol.oracle, 0.0, [1.0])
 
 
 def _demo_like_reply(rng: random.Random, prefill: str, think: bool) -> str:
@@ -173,10 +173,10 @@ def _demo_like_reply(rng: random.Random, prefill: str, think: bool) -> str:
 @pytest.mark.parametrize(
     ("fmt", "think"),
     [
-        (PromptFormat.PLAIN, False),
-        (PromptFormat.DRIFT_SIMPLE, True),
-        (PromptFormat.DRIFT_FULL, True),
-        (PromptFormat.DRIFT_SIMPLE, False),
+        (PromptFormat.plain, False),
+        (PromptFormat.drift_simple, True),
+        (PromptFormat.drift_full, True),
+        (PromptFormat.drift_simple, False),
     ],
 )
 def test_demo_like_episodes_end_and_return_as_the_authors_code_says(
@@ -186,7 +186,7 @@ def test_demo_like_episodes_end_and_return_as_the_authors_code_says(
     per-turn verdicts and return (tests/reward/authors_returns.py, from their code)."""
     prompt = PromptConfig(think=think)
     renderer = Renderer(fmt, prompt)
-    env = Environment(Protocol.ORACLE, "Incorrect. Please think again.", 5, renderer=renderer)
+    env = Environment(Protocol.oracle, "Incorrect. Please think again.", 5, renderer=renderer)
     rng = random.Random(0)
     engine = ScriptedEngine(lambda _conv: _demo_like_reply(rng, renderer.prefill, think))
     problems = [
@@ -196,7 +196,7 @@ def test_demo_like_episodes_end_and_return_as_the_authors_code_says(
     trajectories = run_episodes(
         engine, problems, 16, SamplingParams(1.0, 1.0, 32, 0), env, exact_match, RewardConfig()
     )
-    if fmt == PromptFormat.PLAIN:  # drift's own format: its tags rule (README, "Methods")
+    if fmt == PromptFormat.plain:  # drift's own format: its tags rule (README, "Methods")
 
         def parse(text: str) -> list[str]:
             return [extract_answer(text) or ""] if is_well_formed(text) else []
@@ -216,4 +216,4 @@ def test_demo_like_episodes_end_and_return_as_the_authors_code_says(
         malformed_answered += sum(not t.valid and t.answer is not None for t in traj.turns)
     assert malformed > 0
     # under plain, the turns where drift's earlier rule gave another verdict or return
-    assert malformed_answered > 0 or fmt != PromptFormat.PLAIN
+    assert malformed_answered > 0 or fmt != PromptFormat.plain

@@ -50,7 +50,7 @@ def test_math_verify_off_main_thread() -> None:
 
 
 def test_build_verifier() -> None:
-    assert build_verifier(VerifierName.EXACT) is exact_match
+    assert build_verifier(VerifierName.exact) is exact_match
     assert build_verifier("math_verify") is math_verify_match
     with pytest.raises(ConfigError, match=r"reward\.verifier must be one of exact, math_verify or"):
         build_verifier("nope")

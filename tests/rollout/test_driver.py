@@ -131,7 +131,7 @@ def test_intrinsic_runs_every_turn_and_never_shows_the_verdict() -> None:
 
     engine = ScriptedEngine(reply)
     problems = [_problem("p0", "1"), _problem("p1", "1")]
-    env = Environment(Protocol.INTRINSIC, INSTRUCTION, 3, shaping_alpha=0.5)
+    env = Environment(Protocol.intrinsic, INSTRUCTION, 3, shaping_alpha=0.5)
     trajs = run_episodes(engine, problems, 1, PARAMS, env, exact_match, RewardConfig())
     assert [len(call[0]) for call in engine.calls] == [2, 2, 2]  # nobody stops early
     last_call = engine.calls[-1][0]
@@ -158,7 +158,7 @@ def test_oracle_and_intrinsic_share_the_driver_up_to_the_first_correct_answer() 
     oracle = run_episodes(
         ScriptedEngine(reply), problems, 1, PARAMS, _oracle(4), exact_match, RewardConfig()
     )
-    env = Environment(Protocol.INTRINSIC, FEEDBACK, 4)
+    env = Environment(Protocol.intrinsic, FEEDBACK, 4)
     intrinsic = run_episodes(
         ScriptedEngine(reply), problems, 1, PARAMS, env, exact_match, RewardConfig()
     )

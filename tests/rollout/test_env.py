@@ -11,8 +11,8 @@ WRONG = Turn("<answer>2</answer>", "2", False, True)
 def test_from_config_picks_the_message_of_the_protocol() -> None:
     task = TaskConfig(feedback="No.", max_turns=3)
     oracle = Environment.from_config(task, EnvConfig())
-    assert (oracle.protocol, oracle.message, oracle.max_turns) == (Protocol.ORACLE, "No.", 3)
-    env = EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it.", shaping_alpha=2.0)
+    assert (oracle.protocol, oracle.message, oracle.max_turns) == (Protocol.oracle, "No.", 3)
+    env = EnvConfig(protocol=Protocol.intrinsic, instruction="Check it.", shaping_alpha=2.0)
     intrinsic = Environment.from_config(task, env)
     assert (intrinsic.message, intrinsic.max_turns, intrinsic.shaping_alpha) == (
         "Check it.",
@@ -27,7 +27,7 @@ def test_next_user_turn() -> None:
     assert oracle.next_user_turn([WRONG]) == "No."
     assert oracle.next_user_turn([WRONG, RIGHT]) is None  # solved: the episode ends
     assert oracle.next_user_turn([WRONG, WRONG, WRONG]) is None  # out of turns
-    intrinsic = Environment(Protocol.INTRINSIC, "Check it.", 3)
+    intrinsic = Environment(Protocol.intrinsic, "Check it.", 3)
     assert intrinsic.next_user_turn([RIGHT]) == "Check it."  # the verdict is never shown
     assert intrinsic.next_user_turn([RIGHT, WRONG]) == "Check it."
     assert intrinsic.next_user_turn([RIGHT, WRONG, RIGHT]) is None
@@ -39,6 +39,6 @@ def test_returns_follow_the_protocol() -> None:
     reward = RewardConfig()
     turns = [WRONG, RIGHT]
     assert Environment.oracle("No.", 2).episode_return(turns, reward) == pytest.approx(0.9)
-    shaped = Environment(Protocol.INTRINSIC, "Check it.", 2, shaping_alpha=1.5)
+    shaped = Environment(Protocol.intrinsic, "Check it.", 2, shaping_alpha=1.5)
     assert shaped.episode_return(turns, reward) == pytest.approx(1.0 + 1.5)
     assert shaped.turn_contributions(turns, reward) == pytest.approx([0.0, 2.5])

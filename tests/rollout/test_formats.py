@@ -101,7 +101,7 @@ def _rendered(tok, engine: ScriptedEngine) -> list[str]:  # type: ignore[no-unty
 def test_full_prompts_equal_the_reference_strings(tok):  # type: ignore[no-untyped-def]
     # turn 1 wrong, turn 2 malformed (no tags), turn 3 right
     engine, traj = _play(
-        _env(PromptFormat.DRIFT_FULL),
+        _env(PromptFormat.drift_full),
         ["add</think><answer>6</answer>", "it is five", "add again</think><answer>5</answer>"],
     )
     first = SYSTEM + _user(f"{INSTRUCTION}\n" + _block(1, QUESTION, 5, THINK_SHAPE))
@@ -132,7 +132,7 @@ def test_full_prompts_equal_the_reference_strings(tok):  # type: ignore[no-untyp
 
 def test_simple_prompts_equal_the_reference_strings(tok):  # type: ignore[no-untyped-def]
     engine, traj = _play(
-        _env(PromptFormat.DRIFT_SIMPLE),
+        _env(PromptFormat.drift_simple),
         ["add</think><answer>6</answer>", "add</think><answer>5</answer>"],
     )
     first = SYSTEM + _user(f"{INSTRUCTION}\n\nProblem:\n{QUESTION}\n\n{_format_line(THINK_SHAPE)}")
@@ -144,10 +144,10 @@ def test_simple_prompts_equal_the_reference_strings(tok):  # type: ignore[no-unt
     assert traj.users == [FEEDBACK]
 
 
-@pytest.mark.parametrize("fmt", [PromptFormat.DRIFT_FULL, PromptFormat.DRIFT_SIMPLE])
+@pytest.mark.parametrize("fmt", [PromptFormat.drift_full, PromptFormat.drift_simple])
 def test_thinking_off_asks_for_the_answer_alone_and_prefills_answer(tok, fmt):  # type: ignore[no-untyped-def]
     engine, traj = _play(_env(fmt, think=False), ["6</answer>", "5</answer>"])
-    if fmt == PromptFormat.DRIFT_FULL:
+    if fmt == PromptFormat.drift_full:
         first = SYSTEM + _user(f"{INSTRUCTION}\n" + _block(1, QUESTION, 5, ANSWER_SHAPE))
         after = "Reward:\n0.0\n" + _block(2, FEEDBACK, 4, ANSWER_SHAPE)
     else:
@@ -164,7 +164,7 @@ def test_thinking_off_asks_for_the_answer_alone_and_prefills_answer(tok, fmt):  
 
 
 def test_plain_format_sends_the_task_messages_without_prefill():
-    engine, traj = _play(_env(PromptFormat.PLAIN), ["<answer>6</answer>", "<answer>5</answer>"])
+    engine, traj = _play(_env(PromptFormat.plain), ["<answer>6</answer>", "<answer>5</answer>"])
     first = _problem().messages
     assert engine.calls[0][0] == [first]
     assert engine.calls[1][0] == [
@@ -180,14 +180,14 @@ def test_plain_format_sends_the_task_messages_without_prefill():
 
 def test_question_falls_back_to_the_last_user_message(tok):  # type: ignore[no-untyped-def]
     problem = Problem(id="q", messages=[{"role": "user", "content": "1 + 1?"}], answer="2")
-    engine, _ = _play(_env(PromptFormat.DRIFT_SIMPLE), ["x</think><answer>2</answer>"], problem)
+    engine, _ = _play(_env(PromptFormat.drift_simple), ["x</think><answer>2</answer>"], problem)
     assert "Problem:\n1 + 1?\n\n" in _rendered(tok, engine)[0]
 
 
 def test_the_length_line_follows_prompt_max_words(tok):  # type: ignore[no-untyped-def]
     task = TaskConfig(feedback=FEEDBACK, max_turns=3)
     env = Environment.from_config(
-        task, EnvConfig(), PromptFormat.DRIFT_FULL, PromptConfig(max_words=123)
+        task, EnvConfig(), PromptFormat.drift_full, PromptConfig(max_words=123)
     )
     engine, _ = _play(env, ["x</think><answer>5</answer>"])
     expected = SYSTEM + _user(f"{INSTRUCTION}\n" + _block(1, QUESTION, 3, THINK_SHAPE, 123))
@@ -211,7 +211,7 @@ READS = [
 
 @pytest.mark.parametrize(("reply", "expected"), READS)
 def test_replies_are_read_as_the_reference_reads_them(reply, expected):  # type: ignore[no-untyped-def]
-    _, traj = _play(_env(PromptFormat.DRIFT_SIMPLE, max_turns=1), [reply])
+    _, traj = _play(_env(PromptFormat.drift_simple, max_turns=1), [reply])
     (turn,) = traj.turns
     assert turn.text == "<think>" + reply
     assert turn.answer == expected
@@ -221,14 +221,14 @@ def test_replies_are_read_as_the_reference_reads_them(reply, expected):  # type:
 
 def test_without_thinking_only_the_answer_block_is_needed():
     _, traj = _play(
-        _env(PromptFormat.DRIFT_SIMPLE, max_turns=2, think=False), ["4 || 5</answer>", "oops"]
+        _env(PromptFormat.drift_simple, max_turns=2, think=False), ["4 || 5</answer>", "oops"]
     )
     assert [(t.answer, t.valid) for t in traj.turns] == [("4", True), (None, False)]
 
 
 def test_a_malformed_turn_carries_the_format_penalty():
     reward = RewardConfig()
-    env = _env(PromptFormat.DRIFT_FULL, max_turns=2)
+    env = _env(PromptFormat.drift_full, max_turns=2)
     engine = ScriptedEngine(lambda conv: "no tags here")
     (traj,) = run_episodes(engine, [_problem()], 1, PARAMS, env, exact_match, reward)
     assert [t.valid for t in traj.turns] == [False, False]
@@ -238,11 +238,11 @@ def test_a_malformed_turn_carries_the_format_penalty():
 def test_tags_reader_of_plain_differs_from_the_reference_rule():
     # plain reads the LAST <answer> block; the DRIFT formats read the FIRST, as the authors do
     reply = "<answer>5</answer> <answer>6</answer>"
-    _, plain = _play(_env(PromptFormat.PLAIN, max_turns=1), [reply])
+    _, plain = _play(_env(PromptFormat.plain, max_turns=1), [reply])
     assert plain.turns[0].answer == "6"
     assert Environment.from_config(
-        TaskConfig(), EnvConfig(), PromptFormat.DRIFT_SIMPLE, PromptConfig(think=False)
-    ).read(reply, AnswerFormat.TAGS) == ("5", True)
+        TaskConfig(), EnvConfig(), PromptFormat.drift_simple, PromptConfig(think=False)
+    ).read(reply, AnswerFormat.tags) == ("5", True)
 
 
 # --- protocol ----------------------------------------------------------------------------------
@@ -251,8 +251,8 @@ def test_tags_reader_of_plain_differs_from_the_reference_rule():
 def test_intrinsic_protocol_sends_its_instruction_in_simple_mode(tok):  # type: ignore[no-untyped-def]
     env = Environment.from_config(
         TaskConfig(max_turns=2),
-        EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it."),
-        PromptFormat.DRIFT_SIMPLE,
+        EnvConfig(protocol=Protocol.intrinsic, instruction="Check it."),
+        PromptFormat.drift_simple,
     )
     engine, traj = _play(env, ["a</think><answer>5</answer>", "b</think><answer>5</answer>"])
     assert _rendered(tok, engine)[1].endswith(_user("Check it.") + "<|im_start|>assistant\n<think>")
@@ -262,5 +262,5 @@ def test_intrinsic_protocol_sends_its_instruction_in_simple_mode(tok):  # type: 
 def test_full_mode_is_refused_under_the_intrinsic_protocol():
     with pytest.raises(ValueError, match="Reward"):
         Environment.from_config(
-            TaskConfig(), EnvConfig(protocol=Protocol.INTRINSIC), PromptFormat.DRIFT_FULL
+            TaskConfig(), EnvConfig(protocol=Protocol.intrinsic), PromptFormat.drift_full
         )

@@ -89,11 +89,11 @@ def test_requests_sample_n_per_distinct_conversation_with_distinct_seeds():
 
 def test_llm_kwargs_follow_the_rollout_and_model_config():
     rollout = RolloutConfig(tensor_parallel_size=2, max_model_len=128, engine_kwargs={"x": 1})
-    kwargs = llm_kwargs(rollout, ModelConfig(dtype=DType.BFLOAT16))
+    kwargs = llm_kwargs(rollout, ModelConfig(dtype=DType.bfloat16))
     assert kwargs["dtype"] == "bfloat16" and kwargs["tensor_parallel_size"] == 2
     assert kwargs["max_model_len"] == 128 and kwargs["x"] == 1
     assert kwargs["gpu_memory_utilization"] is None and kwargs["enforce_eager"] is None
-    assert llm_kwargs(RolloutConfig(dtype=DType.FLOAT16), ModelConfig())["dtype"] == "float16"
+    assert llm_kwargs(RolloutConfig(dtype=DType.float16), ModelConfig())["dtype"] == "float16"
     assert "max_model_len" not in llm_kwargs(RolloutConfig(), ModelConfig())
 
 

@@ -30,7 +30,7 @@ def reference_update(model, examples, normalize):
     and the step's objective."""
     batch = pad_examples(examples, pad_id=0)
     weights = batch["weights"]
-    norm = len(examples) if normalize == Normalize.MEAN else weights.sum()
+    norm = len(examples) if normalize == Normalize.mean else weights.sum()
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     loss = weighted_sft_loss(logits, batch["input_ids"], batch["loss_mask"], weights, norm)
     grads = torch.autograd.grad(loss, list(model.parameters()))

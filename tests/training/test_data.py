@@ -50,12 +50,12 @@ def test_collate_rejects_mixed_steps_and_bad_masks():
 
 def test_step_normalizer():
     w = np.array([0.5, 2.0, 1.5])
-    assert step_normalizer(w, Normalize.MEAN) == 3.0
-    assert step_normalizer(w, Normalize.WEIGHT_SUM) == 4.0
-    assert step_normalizer(np.zeros(2), Normalize.WEIGHT_SUM) == 1.0
+    assert step_normalizer(w, Normalize.mean) == 3.0
+    assert step_normalizer(w, Normalize.weight_sum) == 4.0
+    assert step_normalizer(np.zeros(2), Normalize.weight_sum) == 1.0
 
 
-@pytest.mark.parametrize("normalize", [Normalize.MEAN, Normalize.WEIGHT_SUM])
+@pytest.mark.parametrize("normalize", [Normalize.mean, Normalize.weight_sum])
 def test_normalizer_is_computed_over_the_whole_step(normalize):
     weights = np.linspace(0.1, 2.4, 24)
     sampler = StepBatchSampler(weights, 8, 4, normalize, seed=3)
@@ -64,7 +64,7 @@ def test_normalizer_is_computed_over_the_whole_step(normalize):
     for step in steps:
         assert len(step) == 4 and all(len(mb) == 2 for mb in step)
         idx = [i for mb in step for i, _ in mb]
-        want = 8.0 if normalize == Normalize.MEAN else weights[idx].sum()
+        want = 8.0 if normalize == Normalize.mean else weights[idx].sum()
         (norm,) = {n for mb in step for _, n in mb}
         assert norm == pytest.approx(want)
     seen = sorted(i for step in steps for mb in step for i, _ in mb)
@@ -72,7 +72,7 @@ def test_normalizer_is_computed_over_the_whole_step(normalize):
 
 
 def test_final_partial_step_is_split_into_the_same_number_of_micro_batches():
-    sampler = StepBatchSampler(np.ones(8 + 5), 8, 4, Normalize.MEAN, seed=0)
+    sampler = StepBatchSampler(np.ones(8 + 5), 8, 4, Normalize.mean, seed=0)
     steps = _steps(sampler)
     assert [len(s) for s in steps] == [4, 4]
     assert sorted(len(mb) for mb in steps[1]) == [1, 1, 1, 2]
@@ -81,14 +81,14 @@ def test_final_partial_step_is_split_into_the_same_number_of_micro_batches():
 
 def test_final_partial_step_smaller_than_micro_batches_is_dropped(caplog):
     with caplog.at_level(logging.INFO, logger="drift.training.data"):
-        sampler = StepBatchSampler(np.ones(8 + 3), 8, 4, Normalize.MEAN, seed=0)
+        sampler = StepBatchSampler(np.ones(8 + 3), 8, 4, Normalize.mean, seed=0)
     assert len(sampler) == 4 and len(_steps(sampler)) == 1
     assert "dropping the last 3 example(s)" in caplog.text
 
 
 def test_seeded_shuffle_changes_with_epoch_and_not_with_rank():
-    a = StepBatchSampler(np.ones(16), 8, 1, Normalize.MEAN, seed=5)
-    b = StepBatchSampler(np.ones(16), 8, 1, Normalize.MEAN, seed=5)
+    a = StepBatchSampler(np.ones(16), 8, 1, Normalize.mean, seed=5)
+    b = StepBatchSampler(np.ones(16), 8, 1, Normalize.mean, seed=5)
     assert list(a) == list(b)
     first = list(a)
     a.set_epoch(1)
@@ -100,7 +100,7 @@ def test_ranks_get_disjoint_shards_with_the_same_global_normalizer():
     weights = np.arange(1.0, 21.0)  # 20 examples: 2 full steps of 8, then a partial step of 4
     ranks = [
         StepBatchSampler(
-            weights, 8, 2, Normalize.WEIGHT_SUM, 1, world_size=2, rank=r, lengths=weights
+            weights, 8, 2, Normalize.weight_sum, 1, world_size=2, rank=r, lengths=weights
         )
         for r in range(2)
     ]
@@ -118,21 +118,21 @@ def test_ranks_get_disjoint_shards_with_the_same_global_normalizer():
 
 def test_lengths_sort_micro_batches_within_a_step():
     lengths = np.array([9, 1, 8, 2, 7, 3, 6, 4])
-    sampler = StepBatchSampler(np.ones(8), 8, 4, Normalize.MEAN, 0, lengths=lengths)
+    sampler = StepBatchSampler(np.ones(8), 8, 4, Normalize.mean, 0, lengths=lengths)
     maxima = [max(lengths[i] for i, _ in mb) for mb in sampler]
     assert maxima == sorted(maxima)
 
 
 def test_bad_weights_are_rejected():
     with pytest.raises(ValueError, match="example 1"):
-        StepBatchSampler([1.0, float("nan")], 2, 1, Normalize.MEAN, 0)
+        StepBatchSampler([1.0, float("nan")], 2, 1, Normalize.mean, 0)
     with pytest.raises(ValueError, match="rank"):
-        StepBatchSampler([1.0, 1.0], 2, 1, Normalize.MEAN, 0, world_size=2, rank=2)
+        StepBatchSampler([1.0, 1.0], 2, 1, Normalize.mean, 0, world_size=2, rank=2)
 
 
 def test_weights_survive_the_dataloader(make_examples):
     examples = make_examples(12, seed=4)
-    sampler = StepBatchSampler([e.weight for e in examples], 4, 2, Normalize.WEIGHT_SUM, 0)
+    sampler = StepBatchSampler([e.weight for e in examples], 4, 2, Normalize.weight_sum, 0)
     loader = DataLoader(
         SFTDataset(examples),
         batch_sampler=sampler,
@@ -151,7 +151,7 @@ def test_weights_survive_the_dataloader(make_examples):
 def test_lightning_reaches_the_shuffle_epoch():
     from lightning.fabric.utilities.data import _set_sampler_epoch
 
-    sampler = StepBatchSampler(np.ones(8), 4, 1, Normalize.MEAN, seed=0)
+    sampler = StepBatchSampler(np.ones(8), 4, 1, Normalize.mean, seed=0)
     loader = DataLoader(SFTDataset([]), batch_sampler=sampler, collate_fn=list)
     first = list(sampler)
     _set_sampler_epoch(loader, 3)  # what Lightning's fit loop calls each epoch
@@ -168,7 +168,7 @@ def test_a_memory_mapped_store_collates_the_batches_of_the_list_path(make_exampl
     assert dataset.examples is store  # indexed in place, not copied into lists
     lengths = [len(e.input_ids) for e in examples]
     sampler = StepBatchSampler(
-        [e.weight for e in examples], 8, 2, Normalize.WEIGHT_SUM, 0, lengths=lengths
+        [e.weight for e in examples], 8, 2, Normalize.weight_sum, 0, lengths=lengths
     )
     for keys in sampler:
         got = collate([dataset[k] for k in keys], 0)
@@ -186,7 +186,7 @@ def test_unshuffled_steps_hold_whole_prompt_groups_of_constant_weight(shuffle):
     examples = [
         EncodedExample(f"p{i // 4}/{i % 4}", [1, 2], [0, 1], w) for i, w in enumerate(weights)
     ]
-    data = SFTDataModule(examples, 8, Normalize.WEIGHT_SUM, seed=0, pad_id=0, shuffle=shuffle)
+    data = SFTDataModule(examples, 8, Normalize.weight_sum, seed=0, pad_id=0, shuffle=shuffle)
     data.trainer = type("T", (), {"accumulate_grad_batches": 2, "world_size": 1, "global_rank": 0})
     data.setup("fit")
     steps = [sorted(i for mb in step for i, _ in mb) for step in _steps(data.sampler)]

@@ -49,12 +49,12 @@ def test_train_policy_learns_logs_and_drops_its_checkpoint(make_model, tmp_path)
         max_epochs=10,
         lr=1e-2,
         warmup_ratio=0.1,
-        schedule=Schedule.COSINE,
+        schedule=Schedule.cosine,
         log_every_n_steps=1,
     )
     logger = CSVLogger(tmp_path / "logs", name="", version="")
     result = train_policy(
-        model, tok, examples, cfg, Normalize.WEIGHT_SUM, tmp_path, seed=0, loggers=[logger]
+        model, tok, examples, cfg, Normalize.weight_sum, tmp_path, seed=0, loggers=[logger]
     )
     assert result.model is model and result.steps == 20 and result.wall_seconds > 0
     assert result.final_loss < 0.7 * before
@@ -72,7 +72,7 @@ def test_keep_checkpoints_keeps_lightnings_checkpoint(make_model, tmp_path):
     tok = build_char_tokenizer()
     cfg = TrainerConfig(micro_batch_size=4, effective_batch_size=8, keep_checkpoints=True)
     train_policy(
-        make_model(vocab_size=len(tok)), tok, _examples(8), cfg, Normalize.MEAN, tmp_path, 0
+        make_model(vocab_size=len(tok)), tok, _examples(8), cfg, Normalize.mean, tmp_path, 0
     )
     assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) == 1
 
@@ -80,7 +80,7 @@ def test_keep_checkpoints_keeps_lightnings_checkpoint(make_model, tmp_path):
 def test_train_policy_rejects_empty_input(make_model, tmp_path):
     with pytest.raises(ValueError, match="no examples"):
         train_policy(
-            make_model(), build_char_tokenizer(), [], TrainerConfig(), Normalize.MEAN, tmp_path, 0
+            make_model(), build_char_tokenizer(), [], TrainerConfig(), Normalize.mean, tmp_path, 0
         )
 
 
@@ -94,7 +94,7 @@ def test_a_memory_mapped_store_trains_as_the_list_of_examples(make_model, tmp_pa
     for examples in (encoded, writer.finish()):
         module = WeightedSFTModule(make_model(vocab_size=len(tok)), cfg)
         result = fit_sft(
-            module, examples, tok.pad_token_id, Normalize.WEIGHT_SUM, tmp_path, 0, progress=False
+            module, examples, tok.pad_token_id, Normalize.weight_sum, tmp_path, 0, progress=False
         )
         runs.append((result.final_loss, [p.detach().clone() for p in result.model.parameters()]))
     (loss_a, params_a), (loss_b, params_b) = runs
@@ -109,7 +109,7 @@ def test_plain_log_lines_off_a_tty(make_model, make_examples, tmp_path, caplog):
     assert any(isinstance(c, StepLogLines) for c in trainer.callbacks)
     with caplog.at_level(logging.INFO, logger="drift.training.fit"):
         fit_sft(
-            WeightedSFTModule(make_model(), cfg), make_examples(8), 0, Normalize.MEAN, tmp_path, 0
+            WeightedSFTModule(make_model(), cfg), make_examples(8), 0, Normalize.mean, tmp_path, 0
         )
     lines = [r.getMessage() for r in caplog.records if r.name == "drift.training.fit"]
     assert len(lines) == 2
@@ -138,7 +138,7 @@ def test_a_log_interval_longer_than_the_fit_is_a_warning(
             WeightedSFTModule(make_model(), cfg),
             make_examples(8),
             0,
-            Normalize.MEAN,
+            Normalize.mean,
             tmp_path,
             0,
             loggers=[logger],
@@ -153,7 +153,7 @@ def test_a_log_interval_longer_than_the_fit_is_a_warning(
             WeightedSFTModule(make_model(), cfg),
             make_examples(8),
             0,
-            Normalize.MEAN,
+            Normalize.mean,
             tmp_path,
             0,
             loggers=[CSVLogger(tmp_path / "logs2", name="", version="")],

@@ -66,7 +66,7 @@ def _worker(rank, cfg, tmp_path, port, make_model, make_examples):
     decay = DecayGroups()
     module = SGDModule(make_model(), cfg)
     result = fit_sft(
-        module, examples, 0, Normalize.WEIGHT_SUM, tmp_path / f"run{rank}", seed=0,
+        module, examples, 0, Normalize.weight_sum, tmp_path / f"run{rank}", seed=0,
         progress=False, extra_callbacks=[decay],
     )  # fmt: skip
     export_hf(result.model, build_char_tokenizer(), tmp_path / "policy")
@@ -88,7 +88,7 @@ def test_fsdp_two_ranks_give_the_same_update_and_export_full_weights(
     examples = make_examples(8, seed=1, empty=(3,))
     model = make_model()
     names = [n for n, _ in model.named_parameters()]
-    want, want_loss = reference_update(model, examples, Normalize.WEIGHT_SUM)
+    want, want_loss = reference_update(model, examples, Normalize.weight_sum)
     got, loss, _ = torch.load(tmp_path / "rank0.pt")
     assert loss == pytest.approx(want_loss.item(), rel=1e-6)
     for name, g, w in zip(names, got, want, strict=True):
@@ -121,7 +121,7 @@ def _one_gpu_update(preset, compose_cfg, make_model, make_examples, tmp_path):
     examples = make_examples(8, seed=1, empty=(3,))
     try:
         result = fit_sft(
-            SGDModule(make_model(), cfg), examples, 0, Normalize.WEIGHT_SUM, tmp_path, seed=0,
+            SGDModule(make_model(), cfg), examples, 0, Normalize.weight_sum, tmp_path, seed=0,
             progress=False,
         )  # fmt: skip
         export_hf(result.model, build_char_tokenizer(), tmp_path / "policy")
@@ -129,7 +129,7 @@ def _one_gpu_update(preset, compose_cfg, make_model, make_examples, tmp_path):
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
     model = make_model()
-    want, want_loss = reference_update(model, examples, Normalize.WEIGHT_SUM)
+    want, want_loss = reference_update(model, examples, Normalize.weight_sum)
     assert result.final_loss == pytest.approx(want_loss.item(), rel=1e-5)
     exported = dict(AutoModelForCausalLM.from_pretrained(tmp_path / "policy").named_parameters())
     for (name, _), w in zip(model.named_parameters(), want, strict=True):

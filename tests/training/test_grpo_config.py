@@ -12,7 +12,7 @@ from drift.training.grpo_config import GRPOLoss, GRPOSettings, RewardScaling
 
 def test_defaults_follow_the_cpu_probe():
     s = GRPOSettings()
-    assert s.loss_type is GRPOLoss.GRPO  # dapo collapsed in the CPU probe
+    assert s.loss_type is GRPOLoss.grpo  # dapo collapsed in the CPU probe
     assert s.lr == pytest.approx(5e-4)
     assert s.per_device_train_batch_size % s.num_generations == 0
     assert s.use_cpu is None and s.gradient_checkpointing is False
@@ -38,7 +38,7 @@ def test_bad_values_name_the_key(kwargs, key):
 
 def test_strings_become_enums():
     s = GRPOSettings(loss_type="dapo", scale_rewards="none")
-    assert s.loss_type is GRPOLoss.DAPO and s.scale_rewards is RewardScaling.NONE
+    assert s.loss_type is GRPOLoss.dapo and s.scale_rewards is RewardScaling.none
 
 
 def test_method_yaml_merges_onto_the_settings(compose_cfg):
@@ -48,5 +48,5 @@ def test_method_yaml_merges_onto_the_settings(compose_cfg):
     merged = OmegaConf.merge(OmegaConf.structured(GRPOSettings), raw)
     s = OmegaConf.to_object(merged)
     assert isinstance(s, GRPOSettings)
-    assert s.loss_type is GRPOLoss.GRPO and s.max_completion_length == 20
+    assert s.loss_type is GRPOLoss.grpo and s.max_completion_length == 20
     assert s.rollout_batch_size == cfg.rollout.batch_size

@@ -23,7 +23,7 @@ def _lightning_update(model, examples, micro, normalize, tmp_path):
     return [p.detach() for p in result.model.parameters()], result
 
 
-@pytest.mark.parametrize("normalize", [Normalize.MEAN, Normalize.WEIGHT_SUM])
+@pytest.mark.parametrize("normalize", [Normalize.mean, Normalize.weight_sum])
 def test_same_update_for_any_micro_batch_and_accumulation(
     normalize, make_model, make_examples, tmp_path
 ):
@@ -46,7 +46,7 @@ def test_per_micro_batch_normalisation_would_be_caught(make_model, make_examples
     """Negative control: normalising each micro-batch by its own weight sum moves the update by
     far more than the 1e-6 tolerance above, so the test above can fail."""
     examples = make_examples(8, seed=1, empty=(3,))
-    want, _ = _reference_update(make_model(), examples, Normalize.WEIGHT_SUM)
+    want, _ = _reference_update(make_model(), examples, Normalize.weight_sum)
     model = make_model()
     total = 0.0
     for chunk in (examples[:4], examples[4:]):
@@ -67,7 +67,7 @@ def test_step_loss_is_logged_once_per_step(make_model, make_examples, tmp_path):
     examples = make_examples(16, seed=2)
     cfg = TrainerConfig(micro_batch_size=2, effective_batch_size=8, max_steps=2, grad_clip=0)
     module = SGDModule(make_model(), cfg)
-    result = fit_sft(module, examples, 0, Normalize.MEAN, tmp_path, seed=0, progress=False)
+    result = fit_sft(module, examples, 0, Normalize.mean, tmp_path, seed=0, progress=False)
     assert result.steps == 2
     assert module.trainer.callback_metrics["train/lr"].item() == pytest.approx(LR)
     assert module.trainer.callback_metrics["train/loss"].item() == pytest.approx(result.final_loss)
@@ -78,10 +78,10 @@ def _old_factor(step: int, total: int, warmup: int, schedule: Schedule) -> float
     """drift's hand-written schedule before transformers' (the numbers it gave, for comparison)."""
     if step < warmup:
         return (step + 1) / warmup
-    if schedule == Schedule.CONSTANT:
+    if schedule == Schedule.constant:
         return 1.0
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    if schedule == Schedule.LINEAR:
+    if schedule == Schedule.linear:
         return 1.0 - progress
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -120,7 +120,7 @@ def test_decay_groups_and_hparams(make_model):
         p.ndim == 1 for p in no_decay["params"]
     )
     assert all(p.requires_grad for p in decay["params"] + no_decay["params"])
-    module = WeightedSFTModule(model, TrainerConfig(schedule=Schedule.COSINE))
+    module = WeightedSFTModule(model, TrainerConfig(schedule=Schedule.cosine))
     assert module.hparams["trainer"]["schedule"] == "cosine"
     assert not any(isinstance(v, torch.nn.Module) for v in module.hparams["trainer"].values())
 
@@ -130,7 +130,7 @@ def _ddp_worker(rank, cfg, tmp_path, port, make_model, make_examples):
     rank_environment(rank, 2, port)
     examples = make_examples(8, seed=1, empty=(3,))
     module = SGDModule(make_model(), cfg)
-    result = fit_sft(module, examples, 0, Normalize.WEIGHT_SUM, tmp_path, seed=0, progress=False)
+    result = fit_sft(module, examples, 0, Normalize.weight_sum, tmp_path, seed=0, progress=False)
     params = [p.detach() for p in result.model.parameters()]
     torch.save((params, result.steps, result.final_loss), tmp_path / f"rank{rank}.pt")
 
@@ -148,7 +148,7 @@ def test_ddp_two_ranks_give_the_same_update(compose_cfg, make_model, make_exampl
     args = (cfg, tmp_path, find_free_network_port(), make_model, make_examples)
     run_ranks(_ddp_worker, args, "DDP")
     examples = make_examples(8, seed=1, empty=(3,))
-    want, want_loss = _reference_update(make_model(), examples, Normalize.WEIGHT_SUM)
+    want, want_loss = _reference_update(make_model(), examples, Normalize.weight_sum)
     for rank in range(2):
         got, steps, loss = torch.load(tmp_path / f"rank{rank}.pt")
         assert steps == 1 and loss == pytest.approx(want_loss.item(), rel=1e-6)

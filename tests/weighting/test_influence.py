@@ -20,7 +20,7 @@ def test_product_multiplies_by_exp_of_standardised_score():
     ids = ["a", "a", "b", "b"]
     weights = np.array([1.0, 1.0, 3.0, 1.0])
     scores = np.array([0.5, -0.5, -0.5, 0.5]) + 7.0  # z = [1, -1, -1, 1]
-    out = combine_influence(ids, weights, scores, InfluenceCombine.PRODUCT, temperature=1.0)
+    out = combine_influence(ids, weights, scores, InfluenceCombine.product, temperature=1.0)
     expected = [2 * E2 / (E2 + 1), 2 / (E2 + 1), 6 / (3 + E2), 2 * E2 / (3 + E2)]
     np.testing.assert_allclose(out, expected, rtol=1e-12)
     hot = combine_influence(ids, weights, scores, "product", temperature=2.0)

@@ -43,7 +43,7 @@ def _direct(trajs: list[Trajectory], beta: float) -> np.ndarray:
 
 @pytest.mark.parametrize("beta", [0.1, 1.0, 3.0])
 def test_drift_iw_matches_direct_computation(beta: float) -> None:
-    w = trajectory_weights(TRAJS, Weighting.DRIFT_IW, beta)
+    w = trajectory_weights(TRAJS, Weighting.drift_iw, beta)
     np.testing.assert_allclose(w, _direct(TRAJS, beta), rtol=1e-12)
     ids = np.array([t.prompt_id for t in TRAJS])
     for pid in "abc":
@@ -64,25 +64,25 @@ def test_beta_must_be_positive() -> None:
         with pytest.raises(ValueError, match="beta"):
             trajectory_weights(TRAJS, weighting, 0.0)
     with pytest.raises(ValueError, match="beta"):
-        trajectory_weights(TRAJS, Weighting.DRIFT_IW, -1.0)
+        trajectory_weights(TRAJS, Weighting.drift_iw, -1.0)
 
 
 def test_uniform_and_rft() -> None:
     np.testing.assert_array_equal(trajectory_weights(TRAJS, "uniform", 0.1), np.ones(6))
-    np.testing.assert_array_equal(trajectory_weights(TRAJS, Weighting.RFT, 0.1), [1, 0, 1, 1, 0, 1])
-    assert trajectory_weights([], Weighting.DRIFT_IW, 0.1).shape == (0,)
+    np.testing.assert_array_equal(trajectory_weights(TRAJS, Weighting.rft, 0.1), [1, 0, 1, 1, 0, 1])
+    assert trajectory_weights([], Weighting.drift_iw, 0.1).shape == (0,)
 
 
 def test_to_train_examples_drops_zero_weight() -> None:
-    weights = trajectory_weights(TRAJS, Weighting.RFT, 0.1)
-    examples = to_train_examples(TRAJS, weights, LossTurns.ALL)
+    weights = trajectory_weights(TRAJS, Weighting.rft, 0.1)
+    examples = to_train_examples(TRAJS, weights, LossTurns.all)
     assert [e.id for e in examples] == ["a/0", "a/1", "b/1", "c/0"]
     assert all(e.weight == 1.0 and e.loss_turns == "all" for e in examples)
     assert examples[0].messages == TRAJS[0].messages()
 
 
 def test_to_train_examples_keeps_weights_and_checks_shape() -> None:
-    weights = trajectory_weights(TRAJS, Weighting.DRIFT_IW, 0.5)
+    weights = trajectory_weights(TRAJS, Weighting.drift_iw, 0.5)
     examples = to_train_examples(TRAJS, weights, "final")
     assert [e.weight for e in examples] == pytest.approx(list(weights))
     assert examples[1].loss_turns == "final" and len(examples[1].messages) == 4
@@ -95,7 +95,7 @@ def test_to_train_examples_keeps_weights_and_checks_shape() -> None:
 def test_intrinsic_episodes_weigh_by_their_shaped_return_and_rft_keeps_right_last_answers():
     # Two-attempt intrinsic episodes of one prompt, alpha = 1: right -> right (R = 1),
     # wrong -> right (R = 1 + 1 = 2), right -> wrong (R = -1), wrong -> wrong (R = 0).
-    env = Environment(Protocol.INTRINSIC, "Check it.", 2, shaping_alpha=1.0)
+    env = Environment(Protocol.intrinsic, "Check it.", 2, shaping_alpha=1.0)
     plans = [("1", "1"), ("2", "1"), ("1", "2"), ("2", "2")]
     trajs = []
     for k, plan in enumerate(plans):
@@ -106,11 +106,11 @@ def test_intrinsic_episodes_weigh_by_their_shaped_return_and_rft_keeps_right_las
     beta = 0.5
     expected = np.exp(np.array([1.0, 2.0, -1.0, 0.0]) / beta)
     np.testing.assert_allclose(
-        trajectory_weights(trajs, Weighting.DRIFT_IW, beta), expected / expected.mean()
+        trajectory_weights(trajs, Weighting.drift_iw, beta), expected / expected.mean()
     )
     # rft: the last answer must be right; right -> wrong was solved at turn 1 but is dropped
     assert [t.solved_turn for t in trajs] == [1, 2, 1, None]
-    np.testing.assert_array_equal(trajectory_weights(trajs, Weighting.RFT, beta), [1, 1, 0, 0])
+    np.testing.assert_array_equal(trajectory_weights(trajs, Weighting.rft, beta), [1, 1, 0, 0])
 
 
 def test_a_weighting_of_the_users_gives_the_weights() -> None:

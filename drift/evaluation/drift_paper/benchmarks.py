@@ -61,20 +61,20 @@ class BenchmarkSpec:
 
 
 SPECS: dict[Benchmark, BenchmarkSpec] = {
-    Benchmark.MATH500: BenchmarkSpec("MATH-500", MATH_INSTRUCTION, records.read_math, "exact"),
-    Benchmark.THEOREMQA: BenchmarkSpec(
+    Benchmark.math500: BenchmarkSpec("MATH-500", MATH_INSTRUCTION, records.read_math, "exact"),
+    Benchmark.theoremqa: BenchmarkSpec(
         "TheoremQA", MATH_INSTRUCTION, records.read_theoremqa, "numeric"
     ),
-    Benchmark.GPQA: BenchmarkSpec(
+    Benchmark.gpqa: BenchmarkSpec(
         "GPQA", CHOICE_AD_INSTRUCTION, records.read_gpqa, "choice", needs_gold=True
     ),
-    Benchmark.MMLU_REDUX: BenchmarkSpec(
+    Benchmark.mmlu_redux: BenchmarkSpec(
         "MMLU-Redux", CHOICE_AD_INSTRUCTION, records.read_mmlu, "choice", by_subset=True
     ),
-    Benchmark.HENDRYCKS_MATH: BenchmarkSpec(
+    Benchmark.hendrycks_math: BenchmarkSpec(
         "Hendrycks MATH", MATH_INSTRUCTION, records.read_math, "exact", by_subset=True
     ),
-    Benchmark.MMLU_PRO: BenchmarkSpec(
+    Benchmark.mmlu_pro: BenchmarkSpec(
         "MMLU-Pro", CHOICE_AJ_INSTRUCTION, records.read_mmlu_pro, "choice"
     ),
 }

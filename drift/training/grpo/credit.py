@@ -40,9 +40,9 @@ def turn_advantages(
     to_go[torch.arange(width) >= lengths[:, None]] = float("nan")
     grouped = to_go.view(-1, num_generations, width)  # [groups, G, turns]
     advantages = grouped - torch.nanmean(grouped, dim=1, keepdim=True)
-    if scaling is RewardScaling.GROUP:
+    if scaling is RewardScaling.group:
         advantages = advantages / (nanstd(grouped, dim=1, keepdim=True) + 1e-4)
-    elif scaling is RewardScaling.BATCH:
+    elif scaling is RewardScaling.batch:
         advantages = advantages / (nanstd(to_go) + 1e-4)
     return torch.nan_to_num(advantages.view(len(shares), width), nan=0.0).float()
 

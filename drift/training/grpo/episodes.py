@@ -108,7 +108,7 @@ class EpisodeRollout:
         self.problems = unique_prompts(problems)
         self.env = Environment.from_config(task, env or EnvConfig())
         self.phases = phases
-        if phases and self.env.protocol != Protocol.INTRINSIC:
+        if phases and self.env.protocol != Protocol.intrinsic:
             raise ValueError("GRPO phases set the intrinsic protocol's return: env.protocol")
         self.phase: Phase | None = None  # the last call's
         self.tokenizer = tokenizer

@@ -53,7 +53,7 @@ def phased_settings(settings: GRPOSettings, phases: list[Phase]) -> GRPOSettings
     """``settings`` for a run in ``phases``: their steps in all, and as TRL's ``beta`` their
     largest KL weight (> 0 keeps TRL's reference; the loss weighs each token by its phase's).
     Phases weigh the KL per turn, so they need ``advantage=turn``."""
-    if settings.advantage is not AdvantageLevel.TURN:
+    if settings.advantage is not AdvantageLevel.turn:
         raise ValueError("GRPO phases weigh the KL per turn: they need advantage=turn")
     beta = max(max(phase.turn_kl) for phase in phases)
     return dataclasses.replace(settings, steps=sum(p.steps for p in phases), beta=beta)

@@ -125,6 +125,6 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    if settings.advantage is AdvantageLevel.TURN:
+    if settings.advantage is AdvantageLevel.turn:
         return TurnCreditGRPOTrainer(**common, rollout=rollout, settings=settings)
     return GRPOTrainer(**common, rollout_func=rollout)

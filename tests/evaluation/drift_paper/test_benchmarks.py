@@ -21,12 +21,12 @@ from drift.utils.io import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PATHS = {
-    Benchmark.MATH500: "math500.jsonl",
-    Benchmark.THEOREMQA: "theoremqa.jsonl",
-    Benchmark.GPQA: "gpqa.csv",
-    Benchmark.MMLU_REDUX: "mmlu_redux",
-    Benchmark.HENDRYCKS_MATH: "hendrycks_math",
-    Benchmark.MMLU_PRO: "mmlu_pro.parquet",
+    Benchmark.math500: "math500.jsonl",
+    Benchmark.theoremqa: "theoremqa.jsonl",
+    Benchmark.gpqa: "gpqa.csv",
+    Benchmark.mmlu_redux: "mmlu_redux",
+    Benchmark.hendrycks_math: "hendrycks_math",
+    Benchmark.mmlu_pro: "mmlu_pro.parquet",
 }
 
 
@@ -44,13 +44,13 @@ def test_the_reference_instructions_and_rules() -> None:
     )
     assert "(A-J)" in CHOICE_AJ_INSTRUCTION
     instructions = {b: s.instruction for b, s in SPECS.items()}
-    assert instructions[Benchmark.MMLU_PRO] == CHOICE_AJ_INSTRUCTION
-    assert instructions[Benchmark.GPQA] == instructions[Benchmark.MMLU_REDUX]
-    assert instructions[Benchmark.THEOREMQA] == instructions[Benchmark.HENDRYCKS_MATH]
+    assert instructions[Benchmark.mmlu_pro] == CHOICE_AJ_INSTRUCTION
+    assert instructions[Benchmark.gpqa] == instructions[Benchmark.mmlu_redux]
+    assert instructions[Benchmark.theoremqa] == instructions[Benchmark.hendrycks_math]
     rules = {b: s.verifier for b, s in SPECS.items()}
-    assert rules[Benchmark.MATH500] is exact_rule and rules[Benchmark.HENDRYCKS_MATH] is exact_rule
-    assert rules[Benchmark.THEOREMQA] is numeric_rule
-    assert {rules[b] for b in (Benchmark.GPQA, Benchmark.MMLU_REDUX, Benchmark.MMLU_PRO)} == {
+    assert rules[Benchmark.math500] is exact_rule and rules[Benchmark.hendrycks_math] is exact_rule
+    assert rules[Benchmark.theoremqa] is numeric_rule
+    assert {rules[b] for b in (Benchmark.gpqa, Benchmark.mmlu_redux, Benchmark.mmlu_pro)} == {
         choice_rule
     }
     assert list(SPECS) == list(Benchmark)
@@ -60,12 +60,12 @@ def test_every_fixture_loads_with_its_instruction() -> None:
     sizes = {name: len(_load(name)) for name in Benchmark}
     # math500 drops its blank question, gpqa its row without an answer
     assert sizes == {
-        Benchmark.MATH500: 3,
-        Benchmark.THEOREMQA: 3,
-        Benchmark.GPQA: 2,
-        Benchmark.MMLU_REDUX: 3,
-        Benchmark.HENDRYCKS_MATH: 3,
-        Benchmark.MMLU_PRO: 2,
+        Benchmark.math500: 3,
+        Benchmark.theoremqa: 3,
+        Benchmark.gpqa: 2,
+        Benchmark.mmlu_redux: 3,
+        Benchmark.hendrycks_math: 3,
+        Benchmark.mmlu_pro: 2,
     }
     for name in Benchmark:
         problems = _load(name)
@@ -82,14 +82,14 @@ def test_one_dataset_is_permuted_as_datasets_shuffle_does() -> None:
     # Dataset.shuffle(seed=42) is NumPy's default_rng(42).permutation; the blank row (index 3)
     # is dropped after the permutation
     order = [int(i) for i in np.random.default_rng(42).permutation(4) if i != 3]
-    assert [p.id for p in _load(Benchmark.MATH500)] == [f"math500-{i:05d}" for i in order]
-    assert [p.id for p in _load(Benchmark.MATH500, limit=2)] == [
+    assert [p.id for p in _load(Benchmark.math500)] == [f"math500-{i:05d}" for i in order]
+    assert [p.id for p in _load(Benchmark.math500, limit=2)] == [
         f"math500-{i:05d}" for i in order[:2]
     ]
 
 
 def test_subsets_are_read_in_path_order_then_shuffled_by_random() -> None:
-    problems = _load(Benchmark.MMLU_REDUX)
+    problems = _load(Benchmark.mmlu_redux)
     ids = [f"mmlu_redux-{i:05d}" for i in range(3)]  # anatomy 0, 1, then virology 2
     random.Random(42).shuffle(ids)
     assert [p.id for p in problems] == ids
@@ -100,7 +100,7 @@ def test_subsets_are_read_in_path_order_then_shuffled_by_random() -> None:
 
 def test_missing_and_empty_paths_are_data_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"eval\.benchmarks\.gpqa\.path: no record file at .*nope"):
-        load_benchmark(Benchmark.GPQA, BenchmarkConfig(str(tmp_path / "nope")))
+        load_benchmark(Benchmark.gpqa, BenchmarkConfig(str(tmp_path / "nope")))
     (tmp_path / "blank.jsonl").write_text('{"problem": "", "solution": "\\\\boxed{1}"}\n')
     with pytest.raises(DataError, match=r"blank\.jsonl has no MATH-500 row"):
-        load_benchmark(Benchmark.MATH500, BenchmarkConfig(str(tmp_path / "blank.jsonl")))
+        load_benchmark(Benchmark.math500, BenchmarkConfig(str(tmp_path / "blank.jsonl")))

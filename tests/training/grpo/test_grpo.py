@@ -182,7 +182,7 @@ def test_rollout_func_plays_intrinsic_episodes_with_the_shaped_return():
         return f"<answer>{right if len(conv) == 1 else int(right) + 1}</answer>"
 
     settings = GRPOSettings(num_generations=2, per_device_train_batch_size=4)
-    env = EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it.", shaping_alpha=2.0)
+    env = EnvConfig(protocol=Protocol.intrinsic, instruction="Check it.", shaping_alpha=2.0)
     roll = EpisodeRollout(
         problems,
         build_char_tokenizer(),
@@ -207,7 +207,7 @@ def test_rollout_func_plays_intrinsic_episodes_with_the_shaped_return():
     assert "Check it." in roll.tokenizer.decode(out["completion_ids"][0][start:end])
 
 
-@pytest.mark.parametrize("level", [AdvantageLevel.TURN, AdvantageLevel.EPISODE])
+@pytest.mark.parametrize("level", [AdvantageLevel.turn, AdvantageLevel.episode])
 def test_train_grpo_updates_and_exports_a_loadable_policy(reference, level):
     ref_dir, out = reference
     out = out / level.value
@@ -247,17 +247,17 @@ def test_turn_advantages_compare_returns_to_go_among_episodes_at_the_same_turn()
     # group 0: solved at turn 1 / at turn 2 / never (2 turns); group 1: one episode per depth
     shares = [[1.0], [0.0, 0.9], [0.0, -0.1], [1.0], [0.0, 0.9]]
     shares += [[0.0, 0.0, 0.81]]
-    adv = turn_advantages(shares, num_generations=3, scaling=RewardScaling.NONE)
+    adv = turn_advantages(shares, num_generations=3, scaling=RewardScaling.none)
     assert adv.shape == (6, 3)
     first = torch.tensor([1.0, 0.9, -0.1])  # turn 1: the episode return, as in plain GRPO
     assert adv[:3, 0] == pytest.approx((first - first.mean()).tolist())
     assert adv[1:3, 1] == pytest.approx([0.5, -0.5])  # turn 2 only against episodes that got there
     assert adv[0, 1:].tolist() == [0.0, 0.0]  # past an episode's end
     assert adv[5, 2] == 0.0  # alone at turn 3: no baseline, no signal
-    scaled = turn_advantages(shares, num_generations=3, scaling=RewardScaling.GROUP)
+    scaled = turn_advantages(shares, num_generations=3, scaling=RewardScaling.group)
     assert scaled[:3, 0] == pytest.approx(((first - first.mean()) / first.std()).tolist(), rel=1e-3)
     assert scaled[1:3, 1] == pytest.approx([0.7071, -0.7071], rel=1e-3)  # Bessel std of ±0.5
-    batch = turn_advantages(shares, num_generations=3, scaling=RewardScaling.BATCH)
+    batch = turn_advantages(shares, num_generations=3, scaling=RewardScaling.batch)
     assert batch[1, 1] / batch[2, 1] == pytest.approx(-1.0)
 
 
@@ -268,7 +268,7 @@ def test_token_turns_number_the_assistant_runs():
 
 @pytest.mark.parametrize(
     "env",
-    [EnvConfig(), EnvConfig(protocol=Protocol.INTRINSIC, shaping_alpha=1.0)],
+    [EnvConfig(), EnvConfig(protocol=Protocol.intrinsic, shaping_alpha=1.0)],
     ids=["oracle", "intrinsic"],
 )
 def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkeypatch, env):
@@ -306,7 +306,7 @@ def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkey
             per_turn = [adv[row][(turns[row] == t) & (mask[row] == 1)] for t in range(3)]
             for values in per_turn:
                 assert values.numel() == 0 or torch.all(values == values[0])
-            if env.protocol == Protocol.INTRINSIC:  # every episode answers three times
+            if env.protocol == Protocol.intrinsic:  # every episode answers three times
                 assert all(values.numel() for values in per_turn)
             if per_turn[1].numel():
                 multi_turn += 1

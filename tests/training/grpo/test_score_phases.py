@@ -29,7 +29,7 @@ from drift.training.grpo import (
 from drift.training.grpo_config import GRPOSettings, RewardScaling, ScoreSettings
 from drift.types import Trajectory, Turn
 
-INTRINSIC = EnvConfig(protocol=Protocol.INTRINSIC, instruction="Check it.")
+INTRINSIC = EnvConfig(protocol=Protocol.intrinsic, instruction="Check it.")
 TASK = TaskConfig(max_turns=2)
 
 
@@ -100,7 +100,7 @@ def test_stage2_advantages_use_the_shaped_reward():
     assert roll.last_shares[:4] == [
         pytest.approx(s) for s in ([-9.0, 11.0], [0.0, 11.0], [-9.0, 0.0], [0.0, 0.0])
     ]
-    adv = turn_advantages(roll.last_shares, 4, RewardScaling.NONE)
+    adv = turn_advantages(roll.last_shares, 4, RewardScaling.none)
     # turn 1: the return against the group's mean 1; turn 2: 11 r_2 against its mean 5.5
     assert adv[:4, 0].tolist() == pytest.approx([1.0, 10.0, -10.0, -1.0])
     assert adv[:4, 1].tolist() == pytest.approx([5.5, 5.5, -5.5, -5.5])
@@ -115,7 +115,7 @@ def test_stage1_rewards_the_second_attempt_alone():
     out = roll(prompts, fake_trainer(step=0))
     assert roll.phase.name == "stage1" and roll.phase.turn_kl == (0.1, 0.01)
     assert out["episode_return"] == pytest.approx([1.0, 1.0, 0.0, 0.0] * 2)  # r_2
-    adv = turn_advantages(roll.last_shares, 4, RewardScaling.NONE)
+    adv = turn_advantages(roll.last_shares, 4, RewardScaling.none)
     assert adv[:4, 0].tolist() == adv[:4, 1].tolist() == pytest.approx([0.5, 0.5, -0.5, -0.5])
 
 
