@@ -24,6 +24,7 @@ from drift.training.grpo import score_phases, train_grpo
 from drift.training.grpo_config import GRPOSettings
 from drift.types import Problem
 from drift.utils.io import write_json
+from drift.utils.memory import release_memory
 from drift.utils.progress import quiet_library_bars
 
 log = logging.getLogger(__name__)
@@ -92,12 +93,14 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
     rollouts = None
     if any(m.train and m.family == MethodFamily.iw for m in methods.values()):
         rollouts = ensure_rollouts(cfg, reference, train_problems)
+        release_memory()
 
     results: dict[str, dict[str, float]] = {}
     for name, method in methods.items():
         loggers = build_loggers(cfg.logger, run_dir, name, resolved)
         try:
             policy, stats = _train(cfg, name, method, reference, rollouts, train_problems, loggers)
+            release_memory()  # training's model and optimiser state, before evaluation
             cost = method_cost(method, stats)
             log_metrics(loggers, {**stats, **cost})  # weights/*, train/final_loss, cost/*
             metrics = evaluate_policy_dir(cfg, policy, test_problems, run_dir / name)
@@ -107,6 +110,7 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
             log.info("%s: %s", name, {k: round(v, 3) for k, v in metrics.items()})
         finally:
             close_loggers(loggers)
+            release_memory()  # the method's model and optimiser state, back to the system
 
     summary = {"methods": results, "wall_seconds": time.perf_counter() - start}
     write_json(run_dir / "results.json", summary)
