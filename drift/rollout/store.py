@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from drift.types import Problem, Trajectory
-from drift.utils.io import DataError, read_jsonl, read_text, write_jsonl
+from drift.utils.io import DataError, read_jsonl, read_text, refuse_outside_link, write_jsonl
 from drift.utils.progress import progress
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -173,9 +173,12 @@ def collect_rollouts(
     complete there and samples the others, whole, so that a chunk's samples (which depend on the
     chunk: see ``drift.pipeline.rollouts``) come out the same as without the interruption. At
     the end ``path`` is written atomically (ordered by problem, then sample id) and the partial
-    removed.
+    removed. ConfigError if ``path`` or the partial file is a symbolic link out of its directory.
     """
     path = Path(path)
+    partial = path.with_suffix(".partial.jsonl")
+    for file in (path, partial):
+        refuse_outside_link(file, "rollout file")
     if path.exists():
         return read_trajectories(path)
     if chunk_prompts <= 0 or samples_per_prompt <= 0:
@@ -186,7 +189,6 @@ def collect_rollouts(
     order = {p.id: i for i, p in enumerate(problems)}
     if len(order) != len(problems):
         raise ValueError("problem ids must be unique")
-    partial = path.with_suffix(".partial.jsonl")
     records, truncated = _read_partial(partial)
     stray = next((t.prompt_id for t in records if t.prompt_id not in order), None)
     if stray is not None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from drift.errors import DataError
+from drift.errors import ConfigError, DataError
 
 __all__ = [
     "MAX_RECORD_BYTES",
@@ -23,6 +23,7 @@ __all__ = [
     "read_jsonl",
     "read_lines",
     "read_text",
+    "refuse_outside_link",
     "write_json",
     "write_jsonl",
 ]
@@ -53,6 +54,21 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def refuse_outside_link(path: str | Path, what: str) -> None:
+    """ConfigError naming ``path`` and its target when ``path`` is a symbolic link that resolves
+    outside its own directory: a cache entry planted that way is neither reused nor written
+    through (appends would follow it; :func:`atomic_open` replaces the link itself)."""
+    path = Path(path)
+    if not path.is_symlink():
+        return
+    target = path.resolve()
+    if not target.is_relative_to(path.parent.resolve()):
+        raise ConfigError(
+            f"{what} {path} is a symbolic link to {target}, outside {path.parent}; remove the "
+            "link (drift does not reuse or write through links that leave its cache)"
+        )
 
 
 def _umask() -> int:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from drift.utils.io import write_json
+from drift.utils.io import refuse_outside_link, write_json
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,11 @@ def check_manifest(
         entries = {rel: (int(e["size"]), str(e[ALGORITHM])) for rel, e in manifest["files"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         return f"unreadable manifest {name} ({type(err).__name__}: {err})"
+    inside = directory.resolve()
     for rel, (size, _) in entries.items():
         file = directory / rel
+        if not file.resolve().is_relative_to(inside):
+            return f"{rel} is a symbolic link to {file.resolve()}, outside the entry"
         if not file.is_file():
             return f"{rel} is missing"
         found = file.stat().st_size
@@ -94,8 +97,10 @@ def check_manifest(
 
 def reusable(directory: str | Path, what: str, content: bool | None = None) -> bool:
     """Whether the cache entry ``directory`` can be reused: False if it does not exist, and
-    False with a warning naming it and the mismatch if it exists but fails its manifest."""
+    False with a warning naming it and the mismatch if it exists but fails its manifest.
+    ConfigError if ``directory`` is a symbolic link out of its parent (the cache)."""
     directory = Path(directory)
+    refuse_outside_link(directory, f"cached {what}")
     if not directory.exists():
         return False
     problem = check_manifest(directory, content=content)

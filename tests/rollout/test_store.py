@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from drift.errors import ConfigError
 from drift.rollout.store import collect_rollouts, read_trajectories, write_trajectories
 from drift.types import Problem, Trajectory, Turn
 from drift.utils.io import DataError
@@ -186,3 +187,16 @@ def test_read_trajectories_names_file_line_field(tmp_path: Path, edit, field: st
         read_trajectories(path)
     assert str(err.value).startswith(f"{path}:2:")
     assert f"'{field}'" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["r.jsonl", "r.partial.jsonl"])
+def test_a_rollout_file_linked_out_of_the_cache_is_refused_and_left_alone(
+    tmp_path: Path, name: str
+) -> None:
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("precious\n")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / name).symlink_to(outside)
+    with pytest.raises(ConfigError, match=rf"rollout file .*cache/{name} is a symbolic link"):
+        _collect(tmp_path / "cache" / "r.jsonl", _problems(2), 1, Recorder())
+    assert outside.read_text() == "precious\n"

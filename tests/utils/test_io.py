@@ -1,13 +1,24 @@
 """Reading user text files: invalid UTF-8 and over-long rows are DataErrors naming file, line,
 byte offset and size; an over-long row is never held whole in memory."""
 
+import errno
 import json
+import os
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from drift.utils.io import DataError, data_files, read_jsonl, read_lines, read_text
+from drift.errors import ConfigError
+from drift.utils.io import (
+    DataError,
+    data_files,
+    read_jsonl,
+    read_lines,
+    read_text,
+    refuse_outside_link,
+    write_json,
+)
 
 
 def test_invalid_utf8_in_jsonl_names_file_line_and_byte_offset(tmp_path: Path) -> None:
@@ -88,3 +99,37 @@ def test_data_files_of_a_file_a_directory_and_a_glob(tmp_path: Path) -> None:
     ]
     assert data_files(str(tmp_path / "missing")) == []
     assert data_files(str(tmp_path / "a" / "notes.txt")) == [tmp_path / "a" / "notes.txt"]
+
+
+def test_atomic_write_replaces_a_symlink_and_leaves_its_target_alone(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text("precious\n")
+    (tmp_path / "cache").mkdir()
+    link = tmp_path / "cache" / "entry.json"
+    link.symlink_to(outside)
+    write_json(link, {"a": 1})
+    assert outside.read_text() == "precious\n"
+    assert not link.is_symlink() and json.loads(link.read_text()) == {"a": 1}
+
+
+def test_a_link_out_of_its_directory_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "outside").write_text("x")
+    (tmp_path / "cache" / "inside").write_text("x")
+    (tmp_path / "cache" / "in.jsonl").symlink_to(tmp_path / "cache" / "inside")
+    refuse_outside_link(tmp_path / "cache" / "in.jsonl", "rollout file")  # stays in the cache
+    (tmp_path / "cache" / "out.jsonl").symlink_to(tmp_path / "outside")
+    with pytest.raises(ConfigError, match=r"rollout file .*cache/out\.jsonl is a symbolic link"):
+        refuse_outside_link(tmp_path / "cache" / "out.jsonl", "rollout file")
+
+
+def test_atomic_write_on_a_full_disk_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        write_json(tmp_path / "m.json", {"a": 1})
+    assert list(tmp_path.iterdir()) == []

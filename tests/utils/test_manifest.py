@@ -7,6 +7,7 @@ import logging
 import pytest
 
 import drift.utils.manifest as manifest
+from drift.errors import ConfigError
 from drift.utils.manifest import MANIFEST, check_manifest, file_digest, reusable, write_manifest
 
 
@@ -87,3 +88,21 @@ def test_an_explicit_file_list_and_manifest_name(tmp_path):
     assert "no manifest" in check_manifest(tmp_path)  # the default name was not written
     (tmp_path / "other").write_text("changed")  # not listed: not checked
     assert check_manifest(tmp_path, "manifest-00000.json") is None
+
+
+def test_a_file_linked_out_of_the_entry_makes_it_broken(entry, tmp_path, caplog):
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes((entry / "model.safetensors").read_bytes())  # same size and hash
+    (entry / "model.safetensors").unlink()
+    (entry / "model.safetensors").symlink_to(outside)
+    assert "model.safetensors is a symbolic link to" in check_manifest(entry)
+    with caplog.at_level(logging.WARNING):
+        assert not reusable(entry, "reference policy")
+    assert "outside the entry" in caplog.text
+
+
+def test_an_entry_linked_out_of_the_cache_is_refused(entry, tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "reference-k").symlink_to(entry)
+    with pytest.raises(ConfigError, match=r"cached reference policy .*reference-k is a symbolic"):
+        reusable(tmp_path / "cache" / "reference-k", "reference policy")
