@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from drift.types import Problem, Trajectory
-from drift.utils.io import DataError, read_jsonl, read_text, refuse_outside_link, write_jsonl
+from drift.utils.io import (
+    DataError,
+    naming_path,
+    read_jsonl,
+    read_text,
+    refuse_outside_link,
+    write_jsonl,
+)
 from drift.utils.progress import progress
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -125,12 +132,18 @@ def _complete_chunks(
 
 
 def _append(path: Path, trajectories: list[Trajectory]) -> None:
-    """Append whole prompt groups and force them to disk."""
-    data = "".join(json.dumps(t.to_dict()) + "\n" for t in trajectories)
-    with path.open("a") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Append whole prompt groups and force them to disk; an append that fails (a full disk) is
+    cut off again, so the file keeps whole lines, and the error names the file."""
+    data = memoryview("".join(json.dumps(t.to_dict()) + "\n" for t in trajectories).encode())
+    with naming_path(path), path.open("ab", buffering=0) as fh:
+        start = fh.tell()
+        try:
+            while data:  # unbuffered: a short write is retried, a failed one raises
+                data = data[fh.write(data) :]
+            os.fsync(fh.fileno())
+        except OSError:
+            fh.truncate(start)
+            raise
 
 
 def _check_chunk(

@@ -20,6 +20,7 @@ __all__ = [
     "DataError",
     "atomic_open",
     "data_files",
+    "naming_path",
     "read_jsonl",
     "read_lines",
     "read_text",
@@ -46,7 +47,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; keep the usual mode
     try:
-        with os.fdopen(fd, mode) as fh:
+        with naming_path(path), os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -54,6 +55,18 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def naming_path(path: str | Path) -> Iterator[None]:
+    """Re-raise an OSError that names no file (a full disk on write, flush or fsync) as the same
+    error naming ``path``."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err
 
 
 def refuse_outside_link(path: str | Path, what: str) -> None:

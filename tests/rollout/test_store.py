@@ -1,4 +1,6 @@
+import errno
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -200,3 +202,23 @@ def test_a_rollout_file_linked_out_of_the_cache_is_refused_and_left_alone(
     with pytest.raises(ConfigError, match=rf"rollout file .*cache/{name} is a symbolic link"):
         _collect(tmp_path / "cache" / "r.jsonl", _problems(2), 1, Recorder())
     assert outside.read_text() == "precious\n"
+
+
+def test_an_append_on_a_full_disk_names_the_file_and_keeps_whole_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.jsonl"
+    partial = tmp_path / "r.partial.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        _collect(path, _problems(4), 2, Recorder(fail_after=1))
+    before = partial.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match=r"No space left on device: '.*r\.partial\.jsonl'"):
+        _collect(path, _problems(4), 2, Recorder())
+    assert partial.read_bytes() == before
+    monkeypatch.undo()
+    assert len(_collect(path, _problems(4), 2, Recorder())) == 4 * SAMPLES

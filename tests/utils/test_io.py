@@ -123,13 +123,13 @@ def test_a_link_out_of_its_directory_is_refused_by_name(tmp_path: Path) -> None:
         refuse_outside_link(tmp_path / "cache" / "out.jsonl", "rollout file")
 
 
-def test_atomic_write_on_a_full_disk_leaves_no_temporary_file(
+def test_atomic_write_on_a_full_disk_names_the_file_and_leaves_no_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=r"No space left on device: '.*m\.json'"):
         write_json(tmp_path / "m.json", {"a": 1})
     assert list(tmp_path.iterdir()) == []
