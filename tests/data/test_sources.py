@@ -256,3 +256,32 @@ def test_sample_seed_draws_the_prompts_datasets_shuffle_draws(tmp_path: Path) ->
     want = [r["response"].rsplit(" ", 1)[-1] for r in theirs.shuffle(seed=42).select(range(5))]
     sampled = load_problems(TaskConfig(**{**task.__dict__, "sample_seed": 42}), "train")
     assert [p.answer for p in sampled] == want != ["0", "2", "4", "6", "8"]
+
+
+@pytest.mark.parametrize(
+    ("table", "fmt", "error"),
+    [
+        (
+            pa.Table.from_pylist([METAMATH[0], {**METAMATH[1], "query": None}]),
+            "auto",
+            r"record 1: field 'query' has type NoneType",
+        ),
+        (  # a row without the field: parquet stores a null in its column
+            pa.Table.from_pylist([{"prompt": "a", "answer": "1"}, {"prompt": "b"}]),
+            "auto",
+            r"record 1: field 'answer' has type NoneType",
+        ),
+        (
+            pa.table({"prompt": ["a", "b"], "answer": [[1], [2]]}),
+            "auto",
+            r"record 0: field 'answer' has type list",
+        ),
+        (pa.table({"prompt": ["a"]}), "drift", r"record 0: missing field 'answer'"),
+    ],
+)
+def test_bad_parquet_rows_name_the_file_record_index_and_field(
+    tmp_path: Path, table: pa.Table, fmt: str, error: str
+) -> None:
+    pq.write_table(table, tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match=rf"bad\.parquet: {error}"):
+        load_problems(_file_task(tmp_path / "bad.parquet", format=fmt), "train")
