@@ -58,9 +58,12 @@ def _tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[list
     return tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
-def prompt_ids(tokenizer: PreTrainedTokenizerBase, messages: list[Message]) -> list[int]:
-    """Token ids of ``messages`` followed by the generation prompt (the assistant's header)."""
-    return _tokenize(tokenizer, [_render(tokenizer, messages, generation_prompt=True)])[0]
+def prompt_ids(
+    tokenizer: PreTrainedTokenizerBase, messages: list[Message], prefill: str = ""
+) -> list[int]:
+    """Token ids of ``messages`` followed by the generation prompt (the assistant's header) and
+    ``prefill``, tokenised as one piece, as a prefilled example's encoding starts."""
+    return _tokenize(tokenizer, [_render(tokenizer, messages, generation_prompt=True) + prefill])[0]
 
 
 def _supervised_turns(example: TrainExample) -> list[int]:

@@ -67,6 +67,8 @@ def _train(
             loggers=loggers,
             env=cfg.env,
             phases=score_phases(method.score, settings) if method.score is not None else None,
+            prompt_format=cfg.rollout.prompt_format,
+            prompt=cfg.prompt,
         )
     assert rollouts is not None
     add_artifact(loggers, rollout_path(cfg, reference), "rollouts")

@@ -24,8 +24,9 @@ import numpy as np
 from transformers import PreTrainedTokenizerBase
 from trl import GRPOTrainer
 
-from drift.config import EnvConfig, Protocol, RewardConfig, TaskConfig
+from drift.config import EnvConfig, PromptConfig, Protocol, RewardConfig, TaskConfig
 from drift.data.chat import encode_examples, prompt_ids
+from drift.enums import PromptFormat
 from drift.reward.returns import turn_contributions
 from drift.reward.verifiers import build_verifier
 from drift.rollout.driver import run_episodes
@@ -61,19 +62,25 @@ def encode_episodes(
 ) -> dict[str, list[list[int]]]:
     """``prompt_ids``, ``completion_ids`` and ``env_mask`` (per episode, lists of ints).
 
-    The completion runs from after the prompt's generation prompt to the last assistant token
-    (a template's trailing newline is dropped); ``env_mask`` marks assistant tokens with 1.
+    The completion runs from after the prompt's generation prompt (and the first turn's
+    prefill, under the DRIFT formats) to the last assistant token (a template's trailing newline
+    is dropped); ``env_mask`` marks the tokens the model wrote with 1 (not later prefills).
     """
     examples = [
-        TrainExample(id=f"{t.prompt_id}/{t.sample_id}", messages=t.messages(), loss_turns="all")
+        TrainExample(
+            id=f"{t.prompt_id}/{t.sample_id}",
+            messages=t.messages(),
+            loss_turns="all",
+            prefill=t.prefill,
+        )
         for t in trajectories
     ]
     encoded = encode_examples(tokenizer, examples, max_length=_NO_LIMIT)
-    prompts = {prompt_key(t.prompt): t.prompt for t in trajectories}  # groups share a prompt
-    prompt_tokens = {key: prompt_ids(tokenizer, messages) for key, messages in prompts.items()}
+    prompts = {(prompt_key(t.prompt), t.prefill): t for t in trajectories}  # groups share one
+    prompt_tokens = {key: prompt_ids(tokenizer, t.prompt, t.prefill) for key, t in prompts.items()}
     out: dict[str, list[list[int]]] = {"prompt_ids": [], "completion_ids": [], "env_mask": []}
     for traj, enc in zip(trajectories, encoded, strict=True):
-        prompt = prompt_tokens[prompt_key(traj.prompt)]
+        prompt = prompt_tokens[(prompt_key(traj.prompt), traj.prefill)]
         if enc.input_ids[: len(prompt)] != prompt or 1 in enc.loss_mask[: len(prompt)]:
             raise ValueError(f"episode {enc.id!r}: the prompt is not a prefix of the conversation")
         end = len(enc.loss_mask) - enc.loss_mask[::-1].index(1)
@@ -87,7 +94,8 @@ class EpisodeRollout:
     """TRL ``rollout_func``: multi-turn episodes of the trainer's current policy.
 
     ``make_engine(model)`` builds the engine for each call (default: :class:`HFEngine`);
-    episodes follow ``env`` (default: the oracle protocol).
+    episodes follow ``env`` (default: the oracle protocol) in ``prompt_format`` (``prompt``: the
+    DRIFT formats' settings).
 
     Counts what it generates (``generated_tokens``: assistant tokens incl. their eos,
     ``generated_chars``, ``episodes``) for the cost accounting.
@@ -104,9 +112,11 @@ class EpisodeRollout:
         make_engine: Callable[[Any], Engine] | None = None,
         env: EnvConfig | None = None,
         phases: list[Phase] | None = None,
+        prompt_format: PromptFormat = PromptFormat.plain,
+        prompt: PromptConfig | None = None,
     ) -> None:
         self.problems = unique_prompts(problems)
-        self.env = Environment.from_config(task, env or EnvConfig())
+        self.env = Environment.from_config(task, env or EnvConfig(), prompt_format, prompt)
         self.phases = phases
         if phases and self.env.protocol != Protocol.intrinsic:
             raise ValueError("GRPO phases set the intrinsic protocol's return: env.protocol")

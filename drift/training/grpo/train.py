@@ -9,7 +9,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from drift.config import EnvConfig, RewardConfig, TaskConfig
+from drift.config import EnvConfig, PromptConfig, RewardConfig, TaskConfig
+from drift.enums import PromptFormat
 from drift.models.config import ModelConfig
 from drift.models.factory import apply_lora, export_hf, load_policy
 from drift.training.grpo.episodes import EpisodeRollout
@@ -36,6 +37,8 @@ def train_grpo(
     callbacks: list[TrainerCallback] | None = None,
     env: EnvConfig | None = None,
     phases: list[Phase] | None = None,
+    prompt_format: PromptFormat = PromptFormat.plain,
+    prompt: PromptConfig | None = None,
 ) -> tuple[str, dict[str, float]]:
     """GRPO from the ``reference`` policy on ``problems``; returns the exported policy dir, stats.
 
@@ -47,7 +50,8 @@ def train_grpo(
     ``cost/optimizer_steps``, ``cost/episodes``, ``cost/generated_chars``, and the last logged
     training metrics. TRL's log lines go to ``out_dir/grpo_log.jsonl`` and to ``loggers``
     (Lightning loggers); ``callbacks`` are extra ``transformers`` trainer callbacks. Episodes
-    follow ``env`` (default: the oracle protocol).
+    follow ``env`` (default: the oracle protocol) in ``prompt_format``
+    (``rollout.prompt_format``; ``prompt``: the DRIFT formats' settings).
     """
     out_dir = Path(out_dir)
     if phases:
@@ -56,7 +60,16 @@ def train_grpo(
     if model_cfg.lora is not None:
         model = apply_lora(model, model_cfg.lora)
     rollout = EpisodeRollout(
-        problems, tokenizer, task, reward, settings, seed, env=env, phases=phases
+        problems,
+        tokenizer,
+        task,
+        reward,
+        settings,
+        seed,
+        env=env,
+        phases=phases,
+        prompt_format=prompt_format,
+        prompt=prompt,
     )
     callbacks = [*(callbacks or []), *([ForwardLogs(loggers)] if loggers else [])]
     trainer = build_trainer(model, tokenizer, rollout, settings, out_dir / "grpo", seed, callbacks)

@@ -313,3 +313,39 @@ def test_turn_credit_trainer_feeds_turn_advantages_to_the_loss(reference, monkey
                 differs += bool(per_turn[1][0] != per_turn[0][0])
     assert multi_turn > 0, "no episode reached turn 2: the test checks nothing"
     assert differs > 0  # turns of one episode get different advantages
+
+
+def test_rollout_func_plays_the_drift_formats_and_masks_their_prefills(tokenizer):
+    """Under rollout.prompt_format=drift_simple the episodes open in the authors' format and
+    every reply starts with the <think> prefill: the prompt ids end with the first prefill, and
+    env_mask leaves the later turns' prefills (which the model did not write) out."""
+    from drift.config import PromptConfig
+    from drift.enums import PromptFormat
+
+    problems = make_split("train", 2, seed=0, num_candidates=4)
+    task = TaskConfig(max_turns=2, feedback=FEEDBACK)
+    engine = ScriptedEngine(lambda conv: " x</think><answer>1</answer>")
+    settings = GRPOSettings(num_generations=2, per_device_train_batch_size=4)
+    roll = EpisodeRollout(
+        problems,
+        tokenizer,
+        task,
+        RewardConfig(),
+        settings,
+        0,
+        lambda _: engine,
+        prompt_format=PromptFormat.drift_simple,
+        prompt=PromptConfig(system="S"),
+    )
+    trajs = roll.play(None, [p.messages for p in problems])
+    assert all(t.prefill == "<think>" and len(t.turns) == 2 for t in trajs)
+    assert trajs[0].prompt[0] == {"role": "system", "content": "S"}
+    enc = encode_episodes(tokenizer, trajs)
+    prompt = enc["prompt_ids"][0]
+    assert tokenizer.decode(prompt).endswith("<think>")
+    assert prompt == prompt_ids(tokenizer, trajs[0].prompt, "<think>")
+    ids, mask = enc["completion_ids"][0], enc["env_mask"][0]
+    written = [tokenizer.decode(ids[a:b]).removesuffix("<|end|>") for a, b in runs(mask, 1)]
+    assert written == [" x</think><answer>1</answer>"] * 2  # the replies, not the prefills
+    between = tokenizer.decode(ids[slice(*runs(mask, 0)[0])], skip_special_tokens=True)
+    assert between.strip("\n").endswith("<think>") and FEEDBACK in between
