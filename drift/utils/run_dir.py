@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -35,18 +36,26 @@ def path_component(text: str) -> str:
 
 
 def claim_run_dir(parent: str, name: str) -> str:
-    """Create and return a new directory ``<parent>/<time>_<name>`` that no other run has."""
+    """Create and return a new directory ``<parent>/<time>_<name>`` that no other run has.
+
+    A directory that cannot be made (read-only, no space, no permission) ends the process with
+    one line naming it: Hydra calls this while it composes, and would bury an exception in its
+    own traceback."""
     base = Path(parent)
-    base.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime(STAMP)
     safe = path_component(name)
-    for n in itertools.count():
-        path = base / (f"{stamp}_{safe}" if n == 0 else f"{stamp}-{n}_{safe}")
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return str(path)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        for n in itertools.count():
+            path = base / (f"{stamp}_{safe}" if n == 0 else f"{stamp}-{n}_{safe}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return str(path)
+    except OSError as err:
+        print(f"error: cannot create the run directory: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
     raise AssertionError("unreachable")
 
 

@@ -56,3 +56,15 @@ def test_a_run_dir_with_anything_else_is_kept(tmp_path, extra):
     assert not discard_unstarted_run_dir(run, "cli")
     assert (run / extra).read_text() == "keep me\n"
     assert (run / ".hydra" / "config.yaml").exists() and (run / "cli.log").exists()
+
+
+def test_a_run_directory_that_cannot_be_made_ends_the_run_with_one_line(tmp_path, capsys):
+    """Hydra resolves the run directory while it composes; an OSError there (read-only, full
+    or, here, a file in the way) exits with a line naming the path, not a Hydra traceback."""
+    blocker = tmp_path / "outputs"
+    blocker.write_text("a file, not a directory")
+    with pytest.raises(SystemExit) as exit_info:
+        claim_run_dir(str(blocker / "runs"), "demo")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot create the run directory: ") and str(blocker) in err
