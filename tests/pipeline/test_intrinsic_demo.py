@@ -1,6 +1,7 @@
 """End to end: experiment=intrinsic_demo at debug size on the tiny model; the study preset
-experiment=intrinsic_compare is the demo plus GRPO."""
+experiment=intrinsic_compare is the demo plus GRPO, both online methods at 800 steps."""
 
+import dataclasses
 import json
 
 import pytest
@@ -54,9 +55,16 @@ def test_intrinsic_compare_is_the_demo_plus_grpo_on_the_same_cached_artifacts(co
     study = load_config(compose_cfg(["experiment=intrinsic_compare"]))
     methods = study.methods()
     assert list(methods) == [*demo.methods(), "grpo"]
-    assert {name: m for name, m in methods.items() if name != "grpo"} == demo.methods()
-    assert methods["grpo"] == load_config(compose_cfg(["method=grpo"])).method
-    assert methods["grpo"].grpo.steps == methods["score"].grpo.steps  # one online budget
+    offline = {name: m for name, m in methods.items() if name not in ("grpo", "score")}
+    assert offline == {name: m for name, m in demo.methods().items() if name != "score"}
+    grpo, score = methods["grpo"], methods["score"]
+    assert grpo.grpo.steps == score.grpo.steps == 800  # one online budget, compare_cost's
+    assert score.score.stage1_steps == 400  # half of it in stage I, as the method's default
+    assert dataclasses.replace(score, grpo=demo.methods()["score"].grpo, score=None) == (
+        dataclasses.replace(demo.methods()["score"], score=None)
+    )
+    own = load_config(compose_cfg(["method=grpo"])).method
+    assert grpo == dataclasses.replace(own, grpo=dataclasses.replace(own.grpo, steps=800))
     assert (study.env, study.task, study.model, study.rollout) == (
         demo.env,
         demo.task,
