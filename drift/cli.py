@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from drift.config import ConfigError, load_config
@@ -45,6 +46,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         log.error("config error: %s", err)
         _discard_run_dir()
         raise SystemExit(2) from None
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        drift_cfg.logger.id = sweep_job_id(drift_cfg.logger.id, hydra_cfg.job.num)
     if policy is None:
         methods = ", ".join(drift_cfg.methods())
         log.info("%s: %s -> %s", drift_cfg.name, methods, drift_cfg.paths.output_dir)
@@ -68,6 +71,13 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             _discard_run_dir()
         raise SystemExit(2) from None
     return objective_value(results["methods"], drift_cfg.objective)
+
+
+def sweep_job_id(logger_id: str | None, job_num: int) -> str | None:
+    """``logger.id`` of a multirun's job ``job_num``: ``<id>-job<num>``, so that the jobs of a
+    sweep log to W&B runs of their own (one id would make every job resume the same run); the
+    same sweep command gives each job the same id again, so a rerun still resumes it."""
+    return None if logger_id is None else f"{logger_id}-job{job_num}"
 
 
 def _discard_run_dir() -> None:

@@ -224,3 +224,12 @@ def test_an_override_a_comparison_would_not_use_stops_the_run(tmp_path, args, in
     assert proc.returncode == 2, out[-3000:]
     assert "would be ignored" in out and instead in out
     assert not list(tmp_path.rglob("*.log"))  # no run directory kept
+
+
+def test_a_sweeps_jobs_get_a_wandb_id_each():
+    """`drift -m seed=0,1,2 logger.id=run7` logs to run7-job0, run7-job1, run7-job2 (one id
+    would make every job resume the same W&B run); without an id W&B picks one per run."""
+    from drift.cli import sweep_job_id
+
+    assert [sweep_job_id("run7", n) for n in range(3)] == ["run7-job0", "run7-job1", "run7-job2"]
+    assert sweep_job_id(None, 4) is None

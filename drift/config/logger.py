@@ -44,8 +44,8 @@ class LoggerConfig:
     id: str | None = field(
         default=None,
         metadata={
-            "help": "W&B run id, to resume a run with logger.resume; in a comparison each "
-            "method's run gets <id>-<method>"
+            "help": "W&B run id, to resume a run with logger.resume; a multirun's job gets "
+            "<id>-job<num>, and in a comparison each method's run <id>-<method>"
         },
     )
     resume: str | None = field(
