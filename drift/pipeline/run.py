@@ -102,7 +102,6 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
         loggers = build_loggers(cfg.logger, run_dir, name, resolved)
         try:
             policy, stats = _train(cfg, name, method, reference, rollouts, train_problems, loggers)
-            release_memory()  # training's model and optimiser state, before evaluation
             cost = method_cost(method, stats)
             log_metrics(loggers, {**stats, **cost})  # weights/*, train/final_loss, cost/*
             metrics = evaluate_policy_dir(cfg, policy, test_problems, run_dir / name)
@@ -112,7 +111,9 @@ def run(cfg: DriftConfig, resolved: dict[str, Any]) -> dict[str, Any]:
             log.info("%s: %s", name, {k: round(v, 3) for k, v in metrics.items()})
         finally:
             close_loggers(loggers)
-            release_memory()  # the method's model and optimiser state, back to the system
+            # the method's model and optimiser state back to the system; not before the loggers
+            # close: W&B's scans the checkpoint callback through a weak reference at close
+            release_memory()
 
     summary = {"methods": results, "wall_seconds": time.perf_counter() - start}
     write_json(run_dir / "results.json", summary)
