@@ -97,8 +97,9 @@ def check_manifest(
 
 def reusable(directory: str | Path, what: str, content: bool | None = None) -> bool:
     """Whether the cache entry ``directory`` can be reused: False if it does not exist, and
-    False with a warning naming it and the mismatch if it exists but fails its manifest.
-    ConfigError if ``directory`` is a symbolic link out of its parent (the cache)."""
+    False with a warning naming it and the mismatch if it exists but fails its manifest (its
+    symbolic links are then removed: :func:`drop_links`). ConfigError if ``directory`` is a
+    symbolic link out of its parent (the cache)."""
     directory = Path(directory)
     refuse_outside_link(directory, f"cached {what}")
     if not directory.exists():
@@ -106,8 +107,24 @@ def reusable(directory: str | Path, what: str, content: bool | None = None) -> b
     problem = check_manifest(directory, content=content)
     if problem is not None:
         log.warning("cached %s %s is broken: %s; rebuilding it", what, directory, problem)
+        for link in drop_links(directory):
+            log.warning("removed the symbolic link %s from the broken entry", link)
         return False
     return True
+
+
+def drop_links(directory: str | Path) -> list[Path]:
+    """Unlink every symbolic link below ``directory`` (links are removed, never followed) and
+    return them: a rebuild that writes into a broken entry in place must not write through a
+    link it held to somewhere outside the cache."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            path = Path(root) / name
+            if path.is_symlink():
+                path.unlink(missing_ok=True)
+                found.append(path)
+    return sorted(found)
 
 
 def _files_below(directory: Path, manifest: str) -> list[str]:

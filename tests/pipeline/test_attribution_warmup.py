@@ -2,6 +2,7 @@
 
 import json
 import logging
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -71,6 +72,23 @@ def test_a_broken_cached_warmup_is_named_and_redone(
     assert check_manifest(out, content=True) is None
     assert [c.step for c in again.checkpoints] == [1, 2]
     assert load_state(again.checkpoints[0])["params"]  # loads whole again
+
+
+def test_a_rebuilt_warmup_does_not_write_through_a_link_out_of_the_cache(
+    compose_cfg, tmp_path_factory
+):
+    cfg = load_config(compose_cfg(STUDY))
+    pool, pool_key = study_pool(cfg)
+    out = ensure_warmup(cfg, pool, pool_key).final.path.parent
+    outside = tmp_path_factory.mktemp("outside") / "ckpt-00"
+    shutil.move(out / "ckpt-00", outside)
+    (outside / "state.pt").write_bytes(b"planted")
+    (out / "ckpt-00").symlink_to(outside, target_is_directory=True)
+    again = ensure_warmup(cfg, pool, pool_key)
+    assert (outside / "state.pt").read_bytes() == b"planted"  # nothing written through the link
+    assert not (out / "ckpt-00").is_symlink()
+    assert check_manifest(out, content=True) is None
+    assert load_state(again.checkpoints[0])["params"]
 
 
 def _cut(path, keep=100):
