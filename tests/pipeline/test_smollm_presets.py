@@ -104,3 +104,14 @@ def test_debug_fast_on_smollm_runs_in_minutes_on_the_hf_engine(compose_cfg, over
         assert (cfg.rollout.prompt_format, cfg.eval.prompt_format) == ("drift_full", "drift_simple")
         assert cfg.trainer.precision == "32-true" and cfg.trainer.accelerator == "auto"
         assert cfg.eval.sampled_samples == 0 and cfg.rollout.max_new_tokens == 96
+
+
+def test_debug_attribution_fast_on_smollm_keeps_every_scorer_at_smaller_sizes(compose_cfg):
+    """conf/debug/preset/attribution_fast_smollm_attribution.yaml shrinks the pool, queries and
+    test split below debug=attribution_fast's, keeping every method and the planted kinds."""
+    cfg = load_config(compose_cfg(["experiment=smollm_attribution", "debug=attribution_fast"]))
+    tiny = load_config(compose_cfg(["experiment=attribution_demo", "debug=attribution_fast"]))
+    assert len(check_methods(cfg)) == 9
+    assert (cfg.study.pool_size, cfg.study.num_queries, cfg.task.num_test) == (32, 4, 8)
+    assert tiny.study.pool_size == 64  # the tiny model keeps the option's sizes
+    assert sum(cfg.study.corruption.values()) == pytest.approx(0.4)
