@@ -29,7 +29,7 @@ from torch import Tensor
 from drift.attribution.config import FeatureConfig
 from drift.attribution.extract import extract_features, feature_projection
 from drift.attribution.layers import select_layers
-from drift.attribution.loop import example_grads, requiring_grad
+from drift.attribution.reference import per_example_weight_grads
 from drift.bench import models
 from drift.bench.harness import BenchResult, Size, interleave
 from drift.data.chat import EncodedExample
@@ -49,17 +49,10 @@ def exact_grads(
     model: torch.nn.Module, examples: list[EncodedExample], cfg: FeatureConfig
 ) -> dict[str, Tensor]:
     """Per-example weight gradients of the feature layers, layer name -> [n, d_out, d_in]."""
-    modules = select_layers(model, cfg.layers)
-    weights = [m.weight for m in modules.values()]
     device = next(model.parameters()).device
-    rows: list[list[Tensor]] = []
-    with requiring_grad(weights):
-        for ex in examples:
-            ids = torch.tensor(ex.input_ids, device=device)
-            mask = torch.tensor(ex.loss_mask, device=device)
-            grads = example_grads(model, ids, mask, weights, per_example_loss)
-            rows.append([g.detach().float() for g in grads])
-    return {name: torch.stack([r[i] for r in rows]) for i, name in enumerate(modules)}
+    batch = {k: v.to(device) for k, v in pad_examples(examples, 0).items()}
+    modules = select_layers(model, cfg.layers)
+    return per_example_weight_grads(model, batch, modules, per_example_loss)
 
 
 def cosine_pearson(features: Tensor, exact: Tensor) -> float:
