@@ -18,6 +18,13 @@ class FeatureImpl(str, Enum):
     loop = "loop"
 
 
+class ProjectionKind(str, Enum):
+    """How the hook path projects each layer's gradient (README, "Data attribution")."""
+
+    kronecker = "kronecker"
+    sketch = "sketch"
+
+
 class StorageDType(str, Enum):
     """Storage precision of feature shards; computation is always float32."""
 
@@ -31,7 +38,7 @@ class FeatureConfig:
 
     impl: FeatureImpl = field(
         default=FeatureImpl.hooks,
-        metadata={"help": "hooks: Kronecker-projected, batched; loop: batch 1, dense projection"},
+        metadata={"help": "hooks: batched, projected per layer (projection); loop: batch 1, dense"},
     )
     layers: list[str] = field(
         default_factory=list,
@@ -45,6 +52,14 @@ class FeatureConfig:
     )
     proj_out: int = field(
         default=16, metadata={"help": "output-side projection dim per layer (>= d_out: none)"}
+    )
+    projection: ProjectionKind = field(
+        default=ProjectionKind.kronecker,
+        metadata={
+            "help": "hooks: kronecker (P_out grad P_in^T, never forms a layer's gradient) or "
+            "sketch (a CountSketch of each example's layer gradient, same dims: closer to the "
+            "exact geometry, forms the gradient); the loop always projects densely"
+        },
     )
     loop_dim: int | None = field(
         default=None,
@@ -72,6 +87,12 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         self.impl = require_choice("attribution.impl", FeatureImpl, self.impl)
         self.dtype = require_choice("attribution.dtype", StorageDType, self.dtype)
+        self.projection = require_choice("attribution.projection", ProjectionKind, self.projection)
+        if self.impl == FeatureImpl.loop and self.projection != ProjectionKind.kronecker:
+            raise ConfigError(
+                f"attribution.projection={self.projection.value} applies to impl=hooks; the "
+                "loop projects every example's flattened gradient densely (LESS)"
+            )
         for key in ("proj_in", "proj_out", "loop_chunk", "batch_size", "shard_size"):
             require_positive(f"attribution.{key}", getattr(self, key))
         if self.loop_dim is not None and self.loop_dim <= 0:

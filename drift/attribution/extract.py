@@ -21,12 +21,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from drift.attribution.config import FeatureConfig, FeatureImpl
+from drift.attribution.config import FeatureConfig, FeatureImpl, ProjectionKind
 from drift.attribution.fill import fill_store, open_store, shard_bounds
 from drift.attribution.hooks import GradientCollector
 from drift.attribution.layers import layer_shapes, select_layers
 from drift.attribution.loop import loop_features
-from drift.attribution.projection import DenseProjector, KroneckerProjector
+from drift.attribution.projection import (
+    DenseProjector,
+    KroneckerProjector,
+    LayerProjector,
+    SketchProjector,
+)
 from drift.attribution.store import FeatureStore
 from drift.data.chat import EncodedExample
 from drift.training.data import pad_examples
@@ -41,15 +46,24 @@ Step = Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]  # batch -> ([B, dim
 Projection = Callable[[dict[str, Tensor]], Tensor]  # name -> [B, d_out, d_in]  =>  [B, dim]
 
 
+def layer_projector(
+    cfg: FeatureConfig, shapes: dict[str, tuple[int, int]], device: torch.device | str
+) -> LayerProjector:
+    """The hook path's seeded per-layer projector (``attribution.projection``); its ``dim`` is
+    also the loop's default feature dim."""
+    kind = KroneckerProjector if cfg.projection == ProjectionKind.kronecker else SketchProjector
+    return kind(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
+
+
 def feature_projection(model: nn.Module, cfg: FeatureConfig, device: torch.device) -> Projection:
     """The map from per-layer weight gradients to the feature space of :func:`extract_features`
     (same layers, same seeded projector), for gradients computed outside the extractor."""
     shapes = layer_shapes(select_layers(model, cfg.layers))
-    kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
+    projector = layer_projector(cfg, shapes, device)
     if cfg.impl == FeatureImpl.hooks:
-        return kron.project_grads
+        return projector.project_grads
     n_params = sum(d_out * d_in for d_out, d_in in shapes.values())
-    dense = DenseProjector(n_params, cfg.loop_dim or kron.dim, cfg.seed, cfg.loop_chunk)
+    dense = DenseProjector(n_params, cfg.loop_dim or projector.dim, cfg.seed, cfg.loop_chunk)
     return lambda grads: dense.project(torch.cat([grads[n].flatten(1) for n in shapes], dim=1))
 
 
@@ -75,6 +89,8 @@ def feature_settings(
     }
     if cfg.impl == FeatureImpl.loop:
         settings["loop_chunk"] = cfg.loop_chunk
+    if cfg.projection != ProjectionKind.kronecker:  # stores from before the setting stay valid
+        settings["projection"] = cfg.projection.value
     return settings
 
 
@@ -120,8 +136,8 @@ def extract_features(
     modules = select_layers(model, cfg.layers)
     shapes = layer_shapes(modules)
     device = next(model.parameters()).device
-    kron = KroneckerProjector(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
-    dim = kron.dim if cfg.impl == FeatureImpl.hooks else (cfg.loop_dim or kron.dim)
+    projector = layer_projector(cfg, shapes, device)
+    dim = projector.dim if cfg.impl == FeatureImpl.hooks else (cfg.loop_dim or projector.dim)
     settings = feature_settings(cfg, shapes, ids, model_name, checkpoint)
     store = open_store(store_dir, dim, cfg.dtype.value, settings, ranks)
     if store.complete:
@@ -139,7 +155,7 @@ def extract_features(
     with ExitStack() as stack:
         stack.enter_context(_eval_mode(model))
         if cfg.impl == FeatureImpl.hooks:
-            col = stack.enter_context(GradientCollector(model, modules, kron))
+            col = stack.enter_context(GradientCollector(model, modules, projector))
             step: Step = partial(_hook_step, model, col)
         else:
             n_params = sum(d_out * d_in for d_out, d_in in shapes.values())

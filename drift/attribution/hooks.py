@@ -4,7 +4,8 @@ For a linear layer with inputs X [T, d_in] and output gradients G [T, d_out], an
 weight gradient is Gᵀ X; its Kronecker projection is P_out Gᵀ X P_inᵀ [k_out, k_in]. The forward
 hook keeps X (padding rows zeroed), a hook on the output tensor receives G and forms every
 example's feature and exact squared norm ‖Gᵀ X‖² for the whole padded batch at once, by the
-cheaper of two exact routes (:func:`explicit_route`):
+cheaper of two exact routes (:func:`explicit_route`; a projection that does not factor, such as
+the CountSketch, always takes the first):
 
 - explicit: the per-example gradients Gᵀ X [B, d_out, d_in] (one batched matmul), their squared
   sums, then the projection of that small matrix; cheaper for thin layers such as LoRA factors;
@@ -22,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from drift.attribution.projection import KroneckerProjector
+from drift.attribution.projection import KroneckerProjector, LayerProjector
 
 
 def explicit_route(t: int, d_out: int, d_in: int, k_out: int, k_in: int) -> bool:
@@ -36,7 +37,7 @@ def explicit_route(t: int, d_out: int, d_in: int, k_out: int, k_in: int) -> bool
 
 
 def explicit_features(
-    g: Tensor, x: Tensor, projector: KroneckerProjector, name: str
+    g: Tensor, x: Tensor, projector: LayerProjector, name: str
 ) -> tuple[Tensor, Tensor]:
     """Features [B, k_out * k_in] and ‖Gᵀ X‖² [B] through the per-example gradients:
     g [B, T, d_out], x [B, T, d_in] (float32, padding rows zeroed)."""
@@ -78,7 +79,7 @@ class GradientCollector:
     """
 
     def __init__(
-        self, model: nn.Module, modules: Mapping[str, nn.Linear], projector: KroneckerProjector
+        self, model: nn.Module, modules: Mapping[str, nn.Linear], projector: LayerProjector
     ) -> None:
         if list(modules) != projector.layers:
             raise ValueError("modules and projector must list the same layers in the same order")
@@ -143,7 +144,9 @@ class GradientCollector:
         x, g = self._inputs.pop(name), self._masked_float(grad)
         k_out, k_in = self.projector.layer_dims(name)
         d_out, d_in = self.projector.shapes[name]
-        explicit = explicit_route(g.shape[1], d_out, d_in, k_out, k_in)
+        explicit = not isinstance(self.projector, KroneckerProjector) or explicit_route(
+            g.shape[1], d_out, d_in, k_out, k_in
+        )
         route = explicit_features if explicit else kronecker_features
         self._features[name], self._sq_norms[name] = route(g, x, self.projector, name)
 

@@ -1,6 +1,7 @@
 """Per-example gradient features: the hook path against LESS's batch-1 loop and plain fwd+bwd.
 
-Same model (LoRA r=8 on q/k/v/o), examples and feature dim for ``hooks`` and ``loop (LESS)``
+Same model (LoRA r=8 on q/k/v/o), examples and feature dim for ``hooks`` (Kronecker
+projection), ``hooks, sketch`` (``attribution.projection=sketch``) and ``loop (LESS)``
 (:func:`~drift.attribution.extract.extract_features` with ``impl`` hooks or loop, each round
 into a fresh store); ``plain fwd+bwd`` is a batched forward and backward of the summed
 per-example losses with no features (the floor; its ratio to the loop bounds hooks / loop). Rates
@@ -105,6 +106,7 @@ def run(size: Size, repeats: int) -> BenchResult:
     common = {"proj_in": proj, "proj_out": proj, "batch_size": batch, "shard_size": n}
     configs = {
         "hooks": FeatureConfig(**common),
+        "hooks, sketch": FeatureConfig(projection="sketch", **common),
         "loop (LESS)": FeatureConfig(impl="loop", **common),
     }
     dims: dict[str, int] = {}
@@ -130,6 +132,7 @@ def run(size: Size, repeats: int) -> BenchResult:
         cases = {  # hooks and plain side by side: their ratio is the one seconds apart
             "hooks": extract("hooks"),
             "plain fwd+bwd": plain,
+            "hooks, sketch": extract("hooks, sketch"),
             "loop (LESS)": extract("loop (LESS)"),
         }
         seconds, units = interleave(cases, repeats)
@@ -153,6 +156,7 @@ def run(size: Size, repeats: int) -> BenchResult:
         comparisons=[
             ("hooks", "loop (LESS)"),
             ("hooks", "plain fwd+bwd"),
+            ("hooks, sketch", "hooks"),
             ("plain fwd+bwd", "loop (LESS)"),  # the most hooks / loop can reach
         ],
         notes={"cosine Pearson vs exact gradients": accuracy},

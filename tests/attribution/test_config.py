@@ -19,6 +19,8 @@ def test_defaults_and_omegaconf_merge():
     [
         ({"impl": "fast"}, "attribution.impl"),
         ({"dtype": "int8"}, "attribution.dtype"),
+        ({"projection": "gaussian"}, "attribution.projection"),
+        ({"impl": "loop", "projection": "sketch"}, "attribution.projection=sketch applies to"),
         ({"proj_in": 0}, "attribution.proj_in"),
         ({"shard_size": -1}, "attribution.shard_size"),
         ({"loop_dim": 0}, "attribution.loop_dim"),

@@ -83,6 +83,8 @@ def test_finished_store_is_reused_and_other_settings_refused(plain_model, tmp_pa
         _extract(plain_model, examples, tmp_path / "f", seed=1)
     with pytest.raises(StoreMismatchError, match="examples_hash"):
         _extract(plain_model, examples[:3], tmp_path / "f")
+    with pytest.raises(StoreMismatchError, match="projection"):
+        _extract(plain_model, examples, tmp_path / "f", projection="sketch")
 
 
 def test_nan_gradient_names_the_example_and_keeps_finished_shards(tmp_path):
@@ -129,10 +131,14 @@ def test_a_truncated_shard_of_a_finished_store_is_recomputed(plain_model, tmp_pa
     np.testing.assert_allclose(again.load(), clean, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("impl", ["hooks", "loop"])
-def test_projection_maps_explicit_gradients_into_the_extractor_space(tmp_path, impl):
+@pytest.mark.parametrize(
+    ("impl", "projection"), [("hooks", "kronecker"), ("hooks", "sketch"), ("loop", "kronecker")]
+)
+def test_projection_maps_explicit_gradients_into_the_extractor_space(tmp_path, impl, projection):
     model = tiny_llama()
-    cfg = FeatureConfig(impl=impl, proj_in=8, proj_out=4, loop_dim=48, batch_size=3)
+    cfg = FeatureConfig(
+        impl=impl, projection=projection, proj_in=8, proj_out=4, loop_dim=48, batch_size=3
+    )
     examples = make_examples([7, 12, 5, 9], seed=1)
     store = extract_features(
         model, examples, cfg, tmp_path, pad_id=0, model_name="tiny", show_progress=False

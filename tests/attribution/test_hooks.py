@@ -12,7 +12,7 @@ from drift.attribution.hooks import (
     kronecker_features,
 )
 from drift.attribution.layers import layer_shapes, select_layers
-from drift.attribution.projection import KroneckerProjector
+from drift.attribution.projection import KroneckerProjector, SketchProjector
 from drift.attribution.reference import reference_features
 from drift.training.loss import per_example_loss
 
@@ -30,12 +30,13 @@ def rel_err(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
+@pytest.mark.parametrize("kind", [KroneckerProjector, SketchProjector])
 @pytest.mark.parametrize("which", ["lora", "plain"])
-def test_hook_features_match_explicit_per_example_gradients(which, lora_model, plain_model):
+def test_hook_features_match_explicit_per_example_gradients(which, kind, lora_model, plain_model):
     model = lora_model if which == "lora" else plain_model
     modules = select_layers(model)
     assert all(("lora_" in n) == (which == "lora") for n in modules)
-    projector = KroneckerProjector(layer_shapes(modules), k_in=8, k_out=8, seed=3)
+    projector = kind(layer_shapes(modules), k_in=8, k_out=8, seed=3)
     batch = make_batch(make_examples(LENGTHS, empty=(2,)))
     feats, sq = hook_features(model, batch, modules, projector)
     ref_feats, ref_sq = reference_features(model, batch, modules, projector, per_example_loss)
