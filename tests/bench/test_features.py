@@ -1,6 +1,5 @@
 """The feature benchmark at tiny size: hooks (Kronecker and sketch), LESS loop and plain
-fwd+bwd, same dim; and each
-projection's accuracy against exact gradients."""
+fwd+bwd, same dim; and each projection's accuracy against exact gradients."""
 
 from __future__ import annotations
 
