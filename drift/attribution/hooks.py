@@ -39,7 +39,8 @@ def explicit_route(t: int, d_out: int, d_in: int, k_out: int, k_in: int) -> bool
 def explicit_features(
     g: Tensor, x: Tensor, projector: LayerProjector, name: str
 ) -> tuple[Tensor, Tensor]:
-    """Features [B, k_out * k_in] and ‖Gᵀ X‖² [B] through the per-example gradients:
+    """The layer's part of the features (``projector.project_weight_grad``) and ‖Gᵀ X‖² [B]
+    through the per-example gradients:
     g [B, T, d_out], x [B, T, d_in] (float32, padding rows zeroed)."""
     if g.shape[2] >= x.shape[2]:  # the wide side as the product's columns: several times faster
         grad = torch.bmm(x.transpose(1, 2), g).transpose(1, 2)  # [B, d_out, d_in]
@@ -92,8 +93,8 @@ class GradientCollector:
         self._inputs: dict[str, Tensor] = {}  # name -> masked float x
         self._masked: dict[tuple[Any, ...], tuple[Tensor, Tensor]] = {}  # storage -> (x, masked)
         self._outputs: list[Tensor] = []
-        self._features: dict[str, Tensor] = {}
-        self._sq_norms: dict[str, Tensor] = {}
+        self._features: Tensor | None = None  # [B, dim]: the layers' parts added so far
+        self._sq_norms: Tensor | None = None  # [B]
 
     def __enter__(self) -> GradientCollector:
         embed = self.model.get_input_embeddings()
@@ -148,7 +149,12 @@ class GradientCollector:
             g.shape[1], d_out, d_in, k_out, k_in
         )
         route = explicit_features if explicit else kronecker_features
-        self._features[name], self._sq_norms[name] = route(g, x, self.projector, name)
+        part, sq_norms = route(g, x, self.projector, name)
+        if self._features is None or self._sq_norms is None:
+            self._features = torch.zeros(g.shape[0], self.projector.dim, device=g.device)
+            self._sq_norms = torch.zeros(g.shape[0], device=g.device)
+        self.projector.add_part(self._features, name, part)  # at once: parts can be [B, dim]
+        self._sq_norms += sq_norms
 
     def backward(self, losses: Tensor) -> tuple[Tensor, Tensor]:
         """Backpropagate per-example ``losses`` [B]; return features [B, dim] and ‖g‖² [B]."""
@@ -156,14 +162,12 @@ class GradientCollector:
             raise RuntimeError("no hooked module ran: call the model inside the context")
         torch.autograd.grad(losses.sum(), self._outputs, allow_unused=True)
         batch = losses.shape[0]
-        parts, sq = [], torch.zeros(batch, device=losses.device)
-        for name in self.projector.layers:
-            dims = self.projector.layer_dims(name)
-            zeros = torch.zeros(batch, dims[0] * dims[1], device=losses.device)
-            parts.append(self._features.get(name, zeros))
-            sq = sq + self._sq_norms.get(name, torch.zeros_like(sq))
+        features, sq = self._features, self._sq_norms  # a layer without gradient added nothing
+        if features is None or sq is None:
+            features = torch.zeros(batch, self.projector.dim, device=losses.device)
+            sq = torch.zeros(batch, device=losses.device)
         self._reset()
-        return torch.cat(parts, dim=1), sq
+        return features, sq
 
 
 def _require_grad(module: nn.Module, args: tuple[Any, ...], out: Tensor) -> None:

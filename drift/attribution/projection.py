@@ -6,10 +6,11 @@ Every projection P here is unbiased for inner products, E[<Pa, Pb>] = <a, b>:
   (variance 1/k per entry); a weight gradient grad_W [d_out, d_in] maps to vec(P_out grad_W
   P_inᵀ) [k_out * k_in], which hooks compute as (G P_outᵀ)ᵀ (X P_inᵀ) without forming grad_W
   (README, "Data attribution").
-- :class:`SketchProjector`: per layer, a CountSketch of vec(grad_W) into the same k_out * k_in
-  dims (each coordinate added with a random sign to one random bucket): a sparse
-  Johnson-Lindenstrauss map whose error is that of a dense Gaussian projection of that size,
-  where the Kronecker product of two Gaussians has heavier tails. It needs grad_W itself.
+- :class:`SketchProjector`: one CountSketch of the whole gradient (all layers' vec(grad_W))
+  into the Kronecker projector's total dim, each coordinate added with a random sign to one
+  random bucket: a sparse Johnson-Lindenstrauss map whose error, like a dense projection's, is
+  relative to the whole gradient, where per-layer blocks fix each layer's share of the dims
+  whatever its share of the norm. It needs grad_W itself.
 - :class:`DenseProjector`: one Gaussian [n, k] matrix for a flattened gradient (LESS),
   generated block by block so that it never exists whole in memory.
 """
@@ -36,11 +37,15 @@ def _gaussian(rows: int, cols: int, scale_dim: int, seed: int) -> Tensor:
 
 
 class LayerProjector(ABC):
-    """Per-layer projection into k_out * k_in dims per layer (a side with k >= d is kept)."""
+    """A projection of per-layer weight gradients into sum over layers of k_out * k_in dims
+    (a side with k >= d is kept): each layer gives a part, :meth:`add_part` adds it in."""
 
     def __init__(self, shapes: Mapping[str, tuple[int, int]], k_in: int, k_out: int, seed: int):
         self.shapes = dict(shapes)
         self.k_in, self.k_out, self.seed = k_in, k_out, seed
+        widths = [math.prod(self.layer_dims(n)) for n in self.shapes]
+        starts = [sum(widths[:i]) for i in range(len(widths))]
+        self._offsets = dict(zip(self.shapes, starts, strict=True))
 
     @property
     def layers(self) -> list[str]:
@@ -59,11 +64,22 @@ class LayerProjector(ABC):
 
     @abstractmethod
     def project_weight_grad(self, name: str, grad_w: Tensor) -> Tensor:
-        """Weight gradients [..., d_out, d_in] -> [..., k_out * k_in] (float32)."""
+        """A layer's part of the features: weight gradients [..., d_out, d_in] -> [..., w]
+        (float32), added into the features by :meth:`add_part`."""
+
+    def add_part(self, features: Tensor, name: str, part: Tensor) -> None:
+        """Add a layer's part into ``features`` [..., dim] in place: its own block of
+        k_out * k_in columns."""
+        start = self._offsets[name]
+        features[..., start : start + part.shape[-1]] += part
 
     def project_grads(self, grads: Mapping[str, Tensor]) -> Tensor:
-        """Concatenate the projections of every layer's [..., d_out, d_in] -> [..., dim]."""
-        return torch.cat([self.project_weight_grad(n, grads[n]) for n in self.shapes], dim=-1)
+        """Every layer's [..., d_out, d_in] -> the features [..., dim]."""
+        first = grads[self.layers[0]]
+        features = torch.zeros(*first.shape[:-2], self.dim, device=first.device)
+        for name in self.shapes:
+            self.add_part(features, name, self.project_weight_grad(name, grads[name]))
+        return features
 
 
 class KroneckerProjector(LayerProjector):
@@ -107,8 +123,12 @@ class KroneckerProjector(LayerProjector):
 
 
 class SketchProjector(LayerProjector):
-    """Per-layer CountSketch of the flattened weight gradient into k_out * k_in buckets (the
-    Kronecker projector's layout and size); a layer with no side projected is kept whole."""
+    """One CountSketch of the whole gradient (every layer's flattened weight gradient, in layer
+    order) into the Kronecker projector's total dim: a layer's part is that layer's coordinates
+    added, each with a random sign, to random buckets of the shared feature vector, and the
+    features are the sum of the parts. The error is then relative to the whole gradient's norm,
+    as for a dense projection (LESS), not to each layer's at a fixed per-layer budget. With
+    nothing to project (every layer's k covers d) it is the identity."""
 
     def __init__(
         self,
@@ -119,27 +139,31 @@ class SketchProjector(LayerProjector):
         device: torch.device | str = "cpu",
     ) -> None:
         super().__init__(shapes, k_in, k_out, seed)
-        self._sketch: dict[str, tuple[Tensor, Tensor] | None] = {}
+        total = sum(d_out * d_in for d_out, d_in in self.shapes.values())
+        self._sketch: dict[str, tuple[Tensor, Tensor]] = {}
+        offset = 0
         for name, (d_out, d_in) in self.shapes.items():
-            k = math.prod(self.layer_dims(name))
-            if k >= d_out * d_in:
-                self._sketch[name] = None
-                continue
-            gen = torch.Generator(device="cpu").manual_seed(_seed(seed, name, "sketch"))
-            buckets = torch.randint(k, (d_out * d_in,), generator=gen)
-            signs = torch.randint(2, (d_out * d_in,), generator=gen).float().mul_(2).sub_(1)
+            n = d_out * d_in
+            if self.dim == total:  # identity: each coordinate its own bucket
+                buckets, signs = torch.arange(offset, offset + n), torch.ones(n)
+            else:
+                gen = torch.Generator(device="cpu").manual_seed(_seed(seed, name, "sketch"))
+                buckets = torch.randint(self.dim, (n,), generator=gen)
+                signs = torch.randint(2, (n,), generator=gen).float().mul_(2).sub_(1)
             self._sketch[name] = (buckets.to(device), signs.to(device))
+            offset += n
 
     def project_weight_grad(self, name: str, grad_w: Tensor) -> Tensor:
-        """Weight gradients [..., d_out, d_in] -> [..., k_out * k_in] (float32)."""
+        """A layer's part: weight gradients [..., d_out, d_in] -> [..., dim] (float32)."""
         flat = grad_w.float().flatten(-2)
-        sketch = self._sketch[name]
-        if sketch is None:
-            return flat
-        buckets, signs = sketch
+        buckets, signs = self._sketch[name]
         rows = flat.reshape(-1, flat.shape[-1]) * signs
-        out = torch.zeros(rows.shape[0], math.prod(self.layer_dims(name)), device=rows.device)
-        return out.index_add_(1, buckets, rows).reshape(*flat.shape[:-1], -1)
+        out = torch.zeros(rows.shape[0], self.dim, device=rows.device)
+        return out.index_add_(1, buckets, rows).reshape(*flat.shape[:-1], self.dim)
+
+    def add_part(self, features: Tensor, name: str, part: Tensor) -> None:
+        """Add a layer's part (it spans every column) into ``features`` [..., dim] in place."""
+        features += part
 
 
 class DenseProjector:

@@ -52,21 +52,45 @@ def test_kronecker_preserves_inner_products_on_average():
     assert np.mean(ips) == pytest.approx(exact, rel=0.1)
 
 
-def test_sketch_has_the_kronecker_layout_and_adds_each_coordinate_once_with_a_sign():
-    shapes = {"a": (12, 20), "b": (3, 30), "c": (2, 3)}
+def test_sketch_adds_every_coordinate_of_every_layer_once_with_a_sign_at_the_kronecker_dim():
+    shapes = {"a": (12, 20), "b": (3, 30)}
     sketch, kron = SketchProjector(shapes, 5, 4, seed=7), KroneckerProjector(shapes, 5, 4, seed=7)
-    assert [sketch.layer_dims(n) for n in shapes] == [kron.layer_dims(n) for n in shapes]
-    assert sketch.dim == kron.dim == 4 * 5 + 3 * 5 + 2 * 3
-    eye = torch.eye(12 * 20).reshape(-1, 12, 20)  # each coordinate alone
-    columns = sketch.project_weight_grad("a", eye)  # [240, 20]: the sketch matrix's rows
-    assert torch.equal(columns.abs().sum(dim=1), torch.ones(240))  # one ±1 per coordinate
-    grad = torch.randn(2, 2, 3)
-    assert torch.equal(sketch.project_weight_grad("c", grad), grad.flatten(1))  # k covers d
-    again = SketchProjector(shapes, 5, 4, seed=7).project_weight_grad("a", eye)
-    assert torch.equal(columns, again)
-    assert not torch.equal(
-        columns, SketchProjector(shapes, 5, 4, seed=8).project_weight_grad("a", eye)
+    assert sketch.dim == kron.dim == 4 * 5 + 3 * 5
+    rows = sketch.project_weight_grad("a", torch.eye(12 * 20).reshape(-1, 12, 20))
+    assert rows.shape == (240, sketch.dim)  # a layer's part spans the whole feature vector
+    assert torch.equal(rows.abs().sum(dim=1), torch.ones(240))  # one ±1 per coordinate
+    grads = {"a": torch.randn(2, 12, 20), "b": torch.randn(2, 3, 30)}
+    parts = sketch.project_weight_grad("a", grads["a"]) + sketch.project_weight_grad(
+        "b", grads["b"]
     )
+    torch.testing.assert_close(sketch.project_grads(grads), parts)
+    again = SketchProjector(shapes, 5, 4, seed=7).project_grads(grads)
+    assert torch.equal(again, sketch.project_grads(grads))
+    assert not torch.equal(again, SketchProjector(shapes, 5, 4, seed=8).project_grads(grads))
+    whole = SketchProjector({"c": (2, 3), "d": (1, 4)}, 5, 4, seed=7)  # nothing to project
+    small = {"c": torch.randn(2, 2, 3), "d": torch.randn(2, 1, 4)}
+    flat = torch.cat([small["c"].flatten(1), small["d"].flatten(1)], dim=1)
+    assert torch.equal(whole.project_grads(small), flat)
+
+
+def test_the_sketch_shares_its_dims_where_the_norm_is():
+    """Per-layer blocks give each layer k_out * k_in dims whatever its share of the norm; the
+    sketch spends every dim on the whole gradient, as a dense projection does: with one layer
+    holding most of the norm its inner products scatter far less."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = {f"l{i}": (32, 32) for i in range(8)}
+    scale = torch.tensor([10.0] + [0.3] * 7)
+    a = {n: torch.randn(32, 32, generator=gen) * scale[i] for i, n in enumerate(shapes)}
+    b = {n: a[n] + torch.randn(32, 32, generator=gen) * scale[i] for i, n in enumerate(shapes)}
+    exact = float(sum((a[n] * b[n]).sum() for n in shapes))
+    errors = {}
+    for kind in (KroneckerProjector, SketchProjector):
+        ips = []
+        for seed in range(100):
+            p = kind(shapes, k_in=4, k_out=4, seed=seed)
+            ips.append(float(p.project_grads(a) @ p.project_grads(b)))
+        errors[kind.__name__] = np.mean((np.array(ips) - exact) ** 2)
+    assert errors["SketchProjector"] < 0.5 * errors["KroneckerProjector"]
 
 
 def test_sketch_is_unbiased_and_closer_than_kronecker_on_low_rank_gradients():
