@@ -18,6 +18,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +34,13 @@ from torch import nn
 from drift.config import ConfigError, DriftConfig, Normalize, TrainerConfig
 from drift.data.pool import Pool
 from drift.models.factory import apply_lora, export_hf, load_policy
-from drift.pipeline.cache_keys import cache_key, write_entry_config
+from drift.pipeline.cache_keys import cache_key, work_dir, write_entry_config
 from drift.pipeline.reference import ensure_reference
 from drift.training.fit import train_policy
 from drift.types import TrainExample
 from drift.utils.distributed import Ranks, on_every_rank
 from drift.utils.io import atomic_open, write_json
-from drift.utils.manifest import reusable, write_manifest
+from drift.utils.manifest import check_manifest, reusable, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,7 @@ def ensure_warmup(cfg: DriftConfig, pool: Pool, pool_key: str) -> Warmup:
     if reusable(out, "attribution warm-up"):
         log.info("reusing warm-up %s", out)
     else:
-        _run_warmup(cfg, pool, out)
-        write_entry_config(out, warmup_config(cfg, pool_key))
+        _run_warmup(cfg, pool, out, warmup_config(cfg, pool_key))
     meta = json.loads((out / "meta.json").read_text())
     checkpoints = [
         Checkpoint(i, c["step"], c["mean_lr"], out / c["dir"], f"{key}/{c['dir']}")
@@ -195,15 +195,18 @@ def ensure_warmup(cfg: DriftConfig, pool: Pool, pool_key: str) -> Warmup:
     return Warmup(checkpoints, out / "policy", key)
 
 
-def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path) -> None:
+def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path, config: dict[str, Any]) -> None:
+    """Build the warm-up entry in this run's work directory (:func:`work_dir`), then move it
+    into place as a whole: a concurrent run building the same entry neither sees it half
+    written nor writes into it (if one finished first, its entry is kept)."""
     examples = warmup_examples_of(cfg, pool)
     s = cfg.study
     steps = s.warmup_steps
     if s.warmup_epochs is not None:
         steps = s.warmup_epochs * -(-len(examples) // cfg.trainer.effective_batch_size)
     at = sorted({max(1, round(c * steps / s.checkpoints)) for c in range(1, s.checkpoints + 1)})
-    snapshots = AdamSnapshots(at, out)
-    work = out.with_name(out.name + ".work")
+    stage = work_dir(out, cfg)  # a crashed attempt's files there are rewritten alike
+    snapshots = AdamSnapshots(at, stage / "entry")
     model, tokenizer = load_base(cfg)
     log.info(
         "attribution warm-up: %d examples, %d steps, snapshots at %s", len(examples), steps, at
@@ -214,20 +217,36 @@ def _run_warmup(cfg: DriftConfig, pool: Pool, out: Path) -> None:
         examples,
         study_trainer(cfg, steps, len(examples)),
         Normalize.mean,
-        output_dir=work,
+        output_dir=stage / "fit",
         seed=cfg.seed,
         extra_callbacks=[snapshots],
     )
     merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
-    export_hf(result.model, tokenizer, out / "policy", merge_lora=merge)
+    export_hf(result.model, tokenizer, stage / "entry" / "policy", merge_lora=merge)
     checkpoints = [
         {"step": step, "mean_lr": lr, "dir": path.name} for step, lr, path in snapshots.saved
     ]
-    write_json(out / "meta.json", {"checkpoints": checkpoints, "steps": result.steps})
     ranks = Ranks.current()  # the fit's process group, if it started one
-    on_every_rank(lambda: write_manifest(out) if ranks.is_main else None, ranks)
-    if ranks.is_main:
-        shutil.rmtree(work, ignore_errors=True)  # the fit's checkpoints and logs
+    on_every_rank(lambda: _publish(stage, out, result.steps, checkpoints, config), ranks)
+
+
+def _publish(
+    stage: Path, out: Path, steps: int, checkpoints: list[dict[str, Any]], config: dict[str, Any]
+) -> None:
+    """Main rank: finish the staged entry (meta, manifest, config) and move it to ``out``."""
+    if not Ranks.current().is_main:
+        return
+    entry = stage / "entry"
+    write_json(entry / "meta.json", {"checkpoints": checkpoints, "steps": steps})
+    write_manifest(entry)
+    write_entry_config(entry, config)
+    if out.exists() and check_manifest(out) is None:
+        log.info("another run finished warm-up %s first; keeping it", out)
+    else:
+        if out.exists():  # the broken entry ensure_warmup found (its links already removed)
+            shutil.rmtree(out)
+        os.replace(entry, out)
+    shutil.rmtree(stage, ignore_errors=True)  # the fit's checkpoints and logs
 
 
 def load_state(ckpt: Checkpoint) -> dict[str, Any]:

@@ -126,6 +126,14 @@ ENTRY_CONFIG = "cache-config.json"
 directory, so that ``reference-*`` still lists policies only."""
 
 
+def work_dir(entry: Path, cfg: DriftConfig) -> Path:
+    """Scratch space beside the cache entry ``entry`` for the fits that build it (checkpoints,
+    logs, staged files), named by this run's directory: two runs that build the same entry at
+    once never share it, while a DDP job's ranks, which share the run directory, do."""
+    run = config_hash(str(Path(cfg.paths.output_dir).resolve()))[:8]
+    return entry.with_name(f"{entry.name}.work-{run}")
+
+
 def config_path(entry: Path) -> Path:
     """Where the config of the cache entry ``entry`` is written: ``<entry>/cache-config.json``
     for a directory, ``<entry less its suffix>.config.json`` for a file."""

@@ -11,7 +11,7 @@ from typing import Any
 from drift.config import ConfigError, DriftConfig, Normalize, Protocol, TaskSource, TrainerConfig
 from drift.data.embedded import warmup_examples
 from drift.models.factory import export_hf, load_policy
-from drift.pipeline.cache_keys import cache_key, write_entry_config
+from drift.pipeline.cache_keys import cache_key, work_dir, write_entry_config
 from drift.training.fit import train_policy
 from drift.utils.manifest import reusable
 
@@ -109,7 +109,7 @@ def ensure_reference(cfg: DriftConfig) -> str:
     model, tokenizer = load_policy(cfg.model)
     if cfg.model.warmup.enabled:
         log.info("warming up the reference policy -> %s", out)
-        model = _warm_up(cfg, model, tokenizer, out.with_name(f"{out.name}.work"))
+        model = _warm_up(cfg, model, tokenizer, work_dir(out, cfg))
     else:
         log.info("built the reference policy from model.tiny -> %s", out)
     export_hf(model, tokenizer, out)

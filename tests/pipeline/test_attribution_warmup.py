@@ -91,6 +91,34 @@ def test_a_rebuilt_warmup_does_not_write_through_a_link_out_of_the_cache(
     assert load_state(again.checkpoints[0])["params"]
 
 
+def test_two_runs_building_one_warmup_at_once_stage_it_apart_and_keep_the_first(
+    compose_cfg, tmp_path, monkeypatch
+):
+    """Two runs sharing a cache (different run directories) build the same warm-up: each fits
+    in its own work directory, and the one that finishes second keeps the first one's entry.
+    (Both used one `.work` directory, and one run's fit lost its checkpoints to the other.)"""
+    runs = [load_config(compose_cfg(STUDY)) for _ in "ab"]
+    for run, name in zip(runs, "ab", strict=True):
+        run.paths.output_dir = str(tmp_path / name)
+    pool, pool_key = study_pool(runs[0])
+    fit_dirs = []
+    real_fit = attribution_warmup.train_policy
+
+    def fit(*args, **kwargs):
+        fit_dirs.append(kwargs["output_dir"])
+        if len(fit_dirs) == 1:  # run a is still fitting when run b builds the same entry
+            ensure_warmup(runs[1], pool, pool_key)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(attribution_warmup, "train_policy", fit)
+    first = ensure_warmup(runs[0], pool, pool_key)
+    assert len(fit_dirs) == 2 and fit_dirs[0] != fit_dirs[1]
+    out = first.final.path.parent
+    assert check_manifest(out, content=True) is None
+    assert load_state(first.checkpoints[0])["params"]
+    assert not list(out.parent.glob("*.work*"))
+
+
 def _cut(path, keep=100):
     path.write_bytes(path.read_bytes()[:keep])
 
@@ -109,7 +137,7 @@ def test_the_warmup_key_holds_what_the_warmup_computes_and_its_config_lies_besid
     assert all(key(o) != key() for o in ("trainer.lr=0.5", "study.warmup_steps=3", "seed=1"))
     warmup = ensure_warmup(cfg, pool, pool_key)
     out = warmup.final.path.parent
-    assert not list(out.parent.glob("*.work"))  # the fit's checkpoints are gone
+    assert not list(out.parent.glob("*.work*"))  # the fit's checkpoints are gone
     saved = json.loads(config_path(out).read_text())
     assert saved["key"] == warmup.key and out.name == f"attr-warmup-{warmup.key}"
     assert saved["config"] == json.loads(json.dumps(warmup_config(cfg, pool_key), default=str))

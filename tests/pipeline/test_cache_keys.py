@@ -9,7 +9,7 @@ import pytest
 from drift import __version__
 from drift.config import load_config
 from drift.data.sources import load_problems
-from drift.pipeline.cache_keys import CACHE_KEY_SCHEME, cache_key, config_path
+from drift.pipeline.cache_keys import CACHE_KEY_SCHEME, cache_key, config_path, work_dir
 from drift.pipeline.reference import (
     WARMUP_TRAINER_KEYS,
     ensure_reference,
@@ -133,11 +133,23 @@ def test_reference_and_rollouts_write_the_config_that_built_them(compose_cfg):
     assert "batch_size" not in saved["config"]["rollout"]
 
 
+def test_runs_building_one_entry_at_once_get_their_own_work_directory(compose_cfg, tmp_path):
+    """Two runs sharing a cache that warm up the same reference at once must not share the
+    fits' scratch space (one run's checkpoints vanished under the other), but a DDP job's ranks,
+    which share the run directory, do."""
+    entry = tmp_path / "cache" / "reference-abc"
+    a, b = (load_config(compose_cfg(BASE)) for _ in "ab")
+    a.paths.output_dir, b.paths.output_dir = str(tmp_path / "a"), str(tmp_path / "b")
+    assert work_dir(entry, a) != work_dir(entry, b)
+    assert work_dir(entry, a) == work_dir(entry, a) and work_dir(entry, a).parent == entry.parent
+    assert work_dir(entry, a).name.startswith("reference-abc.work")
+
+
 def test_a_warm_up_leaves_no_work_directory(compose_cfg):
     overrides = [*BASE, "num_threads=1", "model.warmup.steps=2", "model.warmup.multi_turn_steps=1"]
     overrides += ["model.warmup.batch_size=4", "model.warmup.num_examples=16"]
     cfg = load_config(compose_cfg(overrides))
     reference = Path(ensure_reference(cfg))
     assert reference.is_dir()
-    assert not list(reference.parent.glob("*.work"))
+    assert not list(reference.parent.glob("*.work*"))
     assert _entry_config(reference)["config"]["model"]["warmup"]["steps"] == 2

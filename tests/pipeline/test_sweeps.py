@@ -94,7 +94,7 @@ def test_compare_iw_multirun_computes_reference_and_rollouts_once_per_seed(tmp_p
     jobs = sorted(p.parent for p in tmp_path.glob("multiruns/*/*/results.json"))
     assert len(jobs) == 4
     cache = tmp_path / "cache"
-    references = [p for p in cache.glob("reference-*") if p.suffix != ".work"]
+    references = [p for p in cache.glob("reference-*") if ".work" not in p.name]
     assert len(references) == 2  # one per seed
     assert len(list(cache.glob("rollouts-*.meta.json"))) == 2
     assert not list(cache.glob("*.partial.jsonl"))
