@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import glob
 import logging
 import os
 import secrets
 import shutil
+import socket
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -201,6 +203,7 @@ def _save(
     to_save = model
     if isinstance(model, PeftModel) and merge_lora:
         to_save = copy.deepcopy(model).merge_and_unload()
+    _remove_orphans(out)
     tmp = _fresh_dir(out, ".tmp")
     try:
         to_save.save_pretrained(tmp)
@@ -220,12 +223,40 @@ def _save(
 
 
 def _fresh_dir(out: Path, suffix: str) -> Path:
-    """A new empty directory beside ``out``, made with ``mkdir`` so that it gets the umask's
-    mode like any other directory (``tempfile.mkdtemp`` makes it 0700: a cache shared by a
-    group would be unreadable to the group)."""
-    path = out.parent / f".{out.name}.{secrets.token_hex(8)}{suffix}"
+    """A new empty directory beside ``out``, named by this host and process (so that an
+    orphan of a killed export can be told from one in progress: :func:`_remove_orphans`),
+    made with ``mkdir`` so that it gets the umask's mode like any other directory
+    (``tempfile.mkdtemp`` makes it 0700: a cache shared by a group would be unreadable to the
+    group)."""
+    path = out.parent / f".{out.name}.{_owner()}.{secrets.token_hex(4)}{suffix}"
     path.mkdir()
     return path
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _remove_orphans(out: Path) -> None:
+    """Remove the temporary directories of exports to ``out`` whose process died on this host
+    (a SIGKILL mid-export leaves one, hundreds of MB for a real model); exports of live
+    processes and other hosts' are left alone."""
+    host = socket.gethostname()
+    for path in out.parent.glob(f".{glob.escape(out.name)}.{glob.escape(host)}-*.*"):
+        pid = path.name[len(f".{out.name}.{host}-") :].split(".", 1)[0]
+        if path.suffix in (".tmp", ".old") and pid.isdigit() and not _alive(int(pid)):
+            log.info("removing %s, left by a killed export", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _usual_modes(directory: Path) -> None:

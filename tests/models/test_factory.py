@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,6 +100,24 @@ def test_export_replaces_atomically(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["policy"]  # no temp dirs left
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "policy")
     assert torch.equal(_logits(reloaded, _ids(tok)), _logits(model, _ids(tok)))
+
+
+def test_an_export_removes_what_a_killed_export_left_and_nothing_else(tmp_path: Path) -> None:
+    """SIGKILL mid-export (tried on SmolLM2: every kill 0.1-0.5 s in) left no ``policy`` but a
+    ``.policy.<...>.tmp`` directory that no later export removed."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid is free now
+    host = socket.gethostname()
+    orphan = tmp_path / f".policy.{host}-{dead.pid}.0a1b.tmp"
+    in_progress = tmp_path / f".policy.{host}-{os.getpid()}.2c3d.tmp"  # a live process's
+    elsewhere = tmp_path / f".policy.other-node-{dead.pid}.4e5f.tmp"  # another host's
+    for path in (orphan, in_progress, elsewhere):
+        path.mkdir()
+        (path / "model.safetensors").write_bytes(b"partial")
+    model, tok = load_policy(ModelConfig())
+    out = export_hf(model, tok, tmp_path / "policy")
+    assert check_manifest(out) is None
+    assert not orphan.exists() and in_progress.exists() and elsewhere.exists()
 
 
 def test_missing_pad_token_falls_back_to_unk(tmp_path: Path) -> None:
