@@ -40,12 +40,24 @@ class LayerProjector(ABC):
     """A projection of per-layer weight gradients into sum over layers of k_out * k_in dims
     (a side with k >= d is kept): each layer gives a part, :meth:`add_part` adds it in."""
 
-    def __init__(self, shapes: Mapping[str, tuple[int, int]], k_in: int, k_out: int, seed: int):
+    def __init__(
+        self,
+        shapes: Mapping[str, tuple[int, int]],
+        k_in: int,
+        k_out: int,
+        seed: int,
+        device: torch.device | str = "cpu",
+    ) -> None:
         self.shapes = dict(shapes)
         self.k_in, self.k_out, self.seed = k_in, k_out, seed
         widths = [math.prod(self.layer_dims(n)) for n in self.shapes]
         starts = [sum(widths[:i]) for i in range(len(widths))]
         self._offsets = dict(zip(self.shapes, starts, strict=True))
+        self._build(device)
+
+    @abstractmethod
+    def _build(self, device: torch.device | str) -> None:
+        """Generate the seeded random maps on ``device``."""
 
     @property
     def layers(self) -> list[str]:
@@ -85,20 +97,12 @@ class LayerProjector(ABC):
 class KroneckerProjector(LayerProjector):
     """Per-layer Kronecker projection; a side whose k >= d is left unprojected."""
 
-    def __init__(
-        self,
-        shapes: Mapping[str, tuple[int, int]],
-        k_in: int,
-        k_out: int,
-        seed: int,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        super().__init__(shapes, k_in, k_out, seed)
+    def _build(self, device: torch.device | str) -> None:
         self._p_in: dict[str, Tensor | None] = {}
         self._p_out: dict[str, Tensor | None] = {}
         for name, (d_out, d_in) in self.shapes.items():
-            self._p_in[name] = self._matrix(k_in, d_in, name, "in", device)
-            self._p_out[name] = self._matrix(k_out, d_out, name, "out", device)
+            self._p_in[name] = self._matrix(self.k_in, d_in, name, "in", device)
+            self._p_out[name] = self._matrix(self.k_out, d_out, name, "out", device)
 
     def _matrix(self, k: int, d: int, name: str, side: str, device: torch.device | str):
         if k >= d:
@@ -130,15 +134,7 @@ class SketchProjector(LayerProjector):
     as for a dense projection (LESS), not to each layer's at a fixed per-layer budget. With
     nothing to project (every layer's k covers d) it is the identity."""
 
-    def __init__(
-        self,
-        shapes: Mapping[str, tuple[int, int]],
-        k_in: int,
-        k_out: int,
-        seed: int,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        super().__init__(shapes, k_in, k_out, seed)
+    def _build(self, device: torch.device | str) -> None:
         total = sum(d_out * d_in for d_out, d_in in self.shapes.values())
         self._sketch: dict[str, tuple[Tensor, Tensor]] = {}
         offset = 0
@@ -147,7 +143,7 @@ class SketchProjector(LayerProjector):
             if self.dim == total:  # identity: each coordinate its own bucket
                 buckets, signs = torch.arange(offset, offset + n), torch.ones(n)
             else:
-                gen = torch.Generator(device="cpu").manual_seed(_seed(seed, name, "sketch"))
+                gen = torch.Generator(device="cpu").manual_seed(_seed(self.seed, name, "sketch"))
                 buckets = torch.randint(self.dim, (n,), generator=gen)
                 signs = torch.randint(2, (n,), generator=gen).float().mul_(2).sub_(1)
             self._sketch[name] = (buckets.to(device), signs.to(device))

@@ -97,18 +97,16 @@ def plain_backward(model: torch.nn.Module, examples: list[EncodedExample], batch
     model.zero_grad(set_to_none=True)
 
 
-def run(size: Size, repeats: int) -> BenchResult:
-    """Hooks, loop and plain fwd+bwd interleaved at ``size``."""
-    n, seq, batch, proj = SHAPES[Size(size)]
-    base, tokenizer = models.build(size)
-    model = models.with_lora(base).to(models.device()).eval()
-    examples = models.random_examples(n, seq, len(tokenizer))
-    common = {"proj_in": proj, "proj_out": proj, "batch_size": batch, "shard_size": n}
-    configs = {
-        "hooks": FeatureConfig(**common),
-        "hooks, sketch": FeatureConfig(projection="sketch", **common),
-        "loop (LESS)": FeatureConfig(impl="loop", **common),
-    }
+def _time_paths(
+    model: torch.nn.Module,
+    examples: list[EncodedExample],
+    configs: dict[str, FeatureConfig],
+    batch: int,
+    repeats: int,
+) -> tuple[dict[str, list[float]], dict[str, float], dict[str, int]]:
+    """Seconds and units of each config's extraction and of plain fwd+bwd, interleaved, and
+    each config's feature dim."""
+    n = len(examples)
     dims: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
         counter = iter(range(1 << 30))
@@ -116,9 +114,8 @@ def run(size: Size, repeats: int) -> BenchResult:
         def extract(name: str) -> Callable[[], float]:
             def case() -> float:
                 path = Path(tmp) / f"store-{next(counter)}"
-                cfg = configs[name]
                 kwargs = {"pad_id": 0, "model_name": "bench", "show_progress": False}
-                store = extract_features(model, examples, cfg, path, **kwargs)
+                store = extract_features(model, examples, configs[name], path, **kwargs)
                 dims[name] = store.dim
                 return n
 
@@ -136,6 +133,22 @@ def run(size: Size, repeats: int) -> BenchResult:
             "loop (LESS)": extract("loop (LESS)"),
         }
         seconds, units = interleave(cases, repeats)
+    return seconds, units, dims
+
+
+def run(size: Size, repeats: int) -> BenchResult:
+    """Hooks, loop and plain fwd+bwd interleaved at ``size``."""
+    n, seq, batch, proj = SHAPES[Size(size)]
+    base, tokenizer = models.build(size)
+    model = models.with_lora(base).to(models.device()).eval()
+    examples = models.random_examples(n, seq, len(tokenizer))
+    common = {"proj_in": proj, "proj_out": proj, "batch_size": batch, "shard_size": n}
+    configs = {
+        "hooks": FeatureConfig(**common),
+        "hooks, sketch": FeatureConfig(projection="sketch", **common),
+        "loop (LESS)": FeatureConfig(impl="loop", **common),
+    }
+    seconds, units, dims = _time_paths(model, examples, configs, batch, repeats)
     accuracy = projection_accuracy(model, examples, configs)
     shape = models.shape(Size(size))
     return BenchResult(
