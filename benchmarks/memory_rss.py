@@ -65,10 +65,9 @@ def run_path(path: Path, tokenizer_dir: str | None, max_length: int, work: Path)
     from drift.config import MethodConfig, Normalize
     from drift.data.token_store import encode_to_store
     from drift.data.tokenizer import build_char_tokenizer
-    from drift.pipeline.methods import weigh
-    from drift.rollout.store import read_trajectories
+    from drift.rollout.store import TrajectoryFile
     from drift.training.data import SFTDataset, StepBatchSampler, collate
-    from drift.weighting.trajectory import to_train_examples
+    from drift.weighting.trajectory import to_train_examples, trajectory_weights
 
     if tokenizer_dir is None:
         tokenizer = build_char_tokenizer()
@@ -77,11 +76,10 @@ def run_path(path: Path, tokenizer_dir: str | None, max_length: int, work: Path)
 
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     method = MethodConfig(name="drift_iw", weighting="drift_iw", beta=0.1)
-    trajectories = read_trajectories(path)
-    weighted = weigh(trajectories, method)
-    examples = to_train_examples(
-        weighted, np.array([t.weight for t in weighted]), method.loss_turns
-    )
+    # as drift.pipeline.methods.train_round: the file is streamed, only the weights are held
+    trajectories = TrajectoryFile(path)
+    weights = trajectory_weights(trajectories, method.weighting, method.beta)
+    examples = to_train_examples(trajectories, weights, method.loss_turns)
     dataset = SFTDataset(encode_to_store(tokenizer, examples, max_length, work))
     sampler = StepBatchSampler(  # as SFTDataModule.setup makes it
         weights=dataset.examples.weights,

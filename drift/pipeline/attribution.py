@@ -94,7 +94,7 @@ def validation_rollouts(
         "queries": [q.id for q in queries],
     }
     path = Path(cfg.paths.cache_dir) / f"attr-rollouts-{cache_key(config)}.jsonl"
-    return ensure_rollouts(vcfg, str(policy_dir), queries, path, config).trajectories
+    return list(ensure_rollouts(vcfg, str(policy_dir), queries, path, config).trajectories)
 
 
 def refine(

@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, replace
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -51,24 +52,25 @@ VERSION = "iw-influence-v1"
 
 
 def influence_weighted(
-    cfg: DriftConfig, method: MethodConfig, policy: str, weighted: list[Trajectory], cache: Path
-) -> tuple[list[Trajectory], dict[str, float]]:
-    """Copies of ``weighted`` (sampled by ``policy``) with their influence and the combined
-    weights; statistics of the scores and their cost."""
+    cfg: DriftConfig,
+    method: MethodConfig,
+    policy: str,
+    trajectories: Sequence[Trajectory],
+    weights: np.ndarray,
+    cache: Path,
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """The weights [N] of ``trajectories`` (sampled by ``policy``) combined with their
+    influence, the influence scores [N], and statistics of the scores and their cost."""
     assert method.influence is not None  # checked by MethodConfig
-    scores, stats = trajectory_influence(cfg, method, policy, weighted, cache)
-    weights = combine_influence(
-        [t.prompt_id for t in weighted],
-        np.array([t.weight for t in weighted]),
+    scores, stats = trajectory_influence(cfg, method, policy, trajectories, cache)
+    combined = combine_influence(
+        [t.prompt_id for t in trajectories],
+        weights,
         scores,
         method.influence.combine,
         method.influence.temperature,
     )
-    out = [
-        replace(t, weight=float(w), influence=float(s))
-        for t, w, s in zip(weighted, weights, scores, strict=True)
-    ]
-    return out, {**stats, "influence/negative_fraction": float((scores < 0).mean())}
+    return combined, scores, {**stats, "influence/negative_fraction": float((scores < 0).mean())}
 
 
 def validation_queries(cfg: DriftConfig, num_queries: int, policy: str) -> list[Problem]:
@@ -81,7 +83,11 @@ def validation_queries(cfg: DriftConfig, num_queries: int, policy: str) -> list[
 
 
 def trajectory_influence(
-    cfg: DriftConfig, method: MethodConfig, policy: str, trajectories: list[Trajectory], cache: Path
+    cfg: DriftConfig,
+    method: MethodConfig,
+    policy: str,
+    trajectories: Sequence[Trajectory],
+    cache: Path,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Influence scores [N] of ``trajectories`` (in their order) under ``policy``, and stats."""
     inf, scoring = method.influence, method.scoring
@@ -93,7 +99,7 @@ def trajectory_influence(
         **episodes_config(vcfg, policy, "val"),
         "queries": [q.id for q in queries],
     }
-    examples = to_train_examples(trajectories, np.ones(len(trajectories)), method.loss_turns)
+    examples = list(to_train_examples(trajectories, np.ones(len(trajectories)), method.loss_turns))
     score_config = {
         "artifact": "influence",
         "version": VERSION,
@@ -117,7 +123,7 @@ def trajectory_influence(
     by_length = sorted(encoded, key=lambda e: len(e.input_ids))  # batches of similar length
     store = extractor.store(by_length, "trajectories")
     row = {i: r for r, i in enumerate(store.ids)}
-    raw, stats = signed_influence(val.trajectories, scoring, extractor.targets, store)
+    raw, stats = signed_influence(list(val.trajectories), scoring, extractor.targets, store)
     scores = raw[[row[e.id] for e in encoded]]
     stats = {
         **stats,

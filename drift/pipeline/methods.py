@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,10 @@ from drift.weighting.trajectory import to_train_examples, trajectory_weights
 log = logging.getLogger(__name__)
 
 
-def weigh(trajectories: list[Trajectory], method: MethodConfig) -> list[Trajectory]:
-    """Copies of ``trajectories`` carrying this method's weights."""
-    weights = trajectory_weights(trajectories, method.weighting, method.beta)
-    return [replace(t, weight=float(w)) for t, w in zip(trajectories, weights, strict=True)]
-
-
-def weight_summary(weighted: list[Trajectory]) -> dict[str, float]:
-    """How concentrated the weights are: share kept, max weight, effective sample size ratio."""
-    w = np.array([t.weight for t in weighted], dtype=np.float64)
+def weight_summary(weights: np.ndarray) -> dict[str, float]:
+    """How concentrated the weights [N] are: share kept, max weight, effective sample size
+    ratio."""
+    w = np.asarray(weights, dtype=np.float64)
     ess = w.sum() ** 2 / max((w**2).sum(), 1e-12)
     return {
         "weights/kept_fraction": float((w > 0).mean()),
@@ -38,11 +34,20 @@ def weight_summary(weighted: list[Trajectory]) -> dict[str, float]:
     }
 
 
+def with_weights(
+    trajectories: Sequence[Trajectory], weights: np.ndarray, influence: np.ndarray | None
+) -> Iterator[Trajectory]:
+    """Copies of ``trajectories`` carrying their weights (and influence scores), one at a time."""
+    scores = [None] * len(weights) if influence is None else influence.tolist()
+    for t, w, s in zip(trajectories, weights.tolist(), scores, strict=True):
+        yield replace(t, weight=w, influence=s)
+
+
 def train_round(
     cfg: DriftConfig,
     method: MethodConfig,
     start_policy: str,
-    trajectories: list[Trajectory],
+    trajectories: Sequence[Trajectory],
     out_dir: Path,
     loggers: list[Any],
     cache: Path | None = None,
@@ -52,17 +57,18 @@ def train_round(
 
     With ``method.influence`` the weights are combined with the trajectories' on-policy
     influence under ``start_policy`` (artifacts cached in ``cache``, default ``out_dir``).
+    The trajectories are streamed (a :class:`~drift.rollout.store.TrajectoryFile` is read
+    line by line for the weights, the examples and the weighted file); only their weights
+    are held.
     """
-    weighted = weigh(trajectories, method)
+    weights = trajectory_weights(trajectories, method.weighting, method.beta)
     influence: dict[str, float] = {}
+    scores = None
     if method.influence is not None:
-        weighted, influence = influence_weighted(
-            cfg, method, start_policy, weighted, cache or out_dir
+        weights, scores, influence = influence_weighted(
+            cfg, method, start_policy, trajectories, weights, cache or out_dir
         )
-    examples = to_train_examples(
-        weighted, np.array([t.weight for t in weighted]), method.loss_turns
-    )
-    if not examples:
+    if not np.any(weights > 0):
         raise ValueError(f"method {method.name}: no trajectory has a positive weight")
     model, tokenizer = load_policy(cfg.model, path=start_policy)
     if cfg.model.lora is not None:
@@ -70,7 +76,7 @@ def train_round(
     result = train_policy(
         model,
         tokenizer,
-        examples,
+        to_train_examples(trajectories, weights, method.loss_turns),
         cfg.trainer,
         method.normalize,
         output_dir=out_dir,
@@ -81,11 +87,11 @@ def train_round(
     merge = cfg.model.lora.merge_on_export if cfg.model.lora is not None else True
     policy_dir = export_hf(result.model, tokenizer, out_dir / "policy", merge_lora=merge)
     # written last, like the policy: a failed round leaves an earlier finished file untouched
-    write_trajectories(out_dir / "trajectories.jsonl", weighted)
+    write_trajectories(out_dir / "trajectories.jsonl", with_weights(trajectories, weights, scores))
     stats = {
         **influence,
-        **weight_summary(weighted),
-        "train/examples": float(len(examples)),
+        **weight_summary(weights),
+        "train/examples": float(np.count_nonzero(weights)),
         "train/final_loss": result.final_loss,
         "cost/optimizer_steps": float(result.steps),
         "cost/train_seconds": result.wall_seconds,

@@ -7,6 +7,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,13 @@ log = logging.getLogger(__name__)
 class RolloutSet:
     """Trajectories and the cost of sampling them (measured when they were first drawn)."""
 
-    trajectories: list[Trajectory]
+    trajectories: Sequence[Trajectory]
     wall_seconds: float
     generated_tokens: int
 
 
 def count_generated_tokens(
-    policy: str, trajectories: list[Trajectory], batch_size: int = 4096
+    policy: str, trajectories: Iterable[Trajectory], batch_size: int = 4096
 ) -> int:
     """Tokens the policy generated: every turn's text (less the prefill, which the policy did
     not write) plus its end-of-turn token. Turns are tokenised ``batch_size`` at a time, so

@@ -8,12 +8,13 @@ pipelines only need to hand the logger the files that live elsewhere (the cached
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from drift.rollout.store import read_trajectories
+from drift.rollout.store import TrajectoryFile
 from drift.types import Trajectory
 
 TABLE_ROWS = 64
@@ -47,7 +48,7 @@ def artifact_name(*parts: str) -> str:
 
 
 def sample_table(
-    trajectories: list[Trajectory], limit: int = TABLE_ROWS
+    trajectories: Sequence[Trajectory], limit: int = TABLE_ROWS
 ) -> tuple[list[str], list[list[Any]]]:
     """Columns and rows for up to ``limit`` trajectories spread over the file.
 
@@ -114,7 +115,7 @@ def log_outputs(
 
     weights = out_dir / "trajectories.jsonl"
     if weights.exists():
-        columns, rows = sample_table(read_trajectories(weights))
+        columns, rows = sample_table(TrajectoryFile(weights))
         experiment.log({"trajectories": wandb.Table(columns=columns, data=rows)})
     if metrics:
         plots = write_method_plots(method, metrics, out_dir, seed)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from drift.types import Problem, Trajectory
 from drift.utils.io import (
     DataError,
+    atomic_open,
     naming_path,
     read_jsonl,
-    read_text,
+    read_lines_at,
     refuse_outside_link,
     write_jsonl,
 )
@@ -84,51 +87,133 @@ def _to_trajectory(path: Path, lineno: int, record: Any) -> Trajectory:
     return Trajectory.from_dict(record)
 
 
+class TrajectoryFile(Sequence[Trajectory]):
+    """A rollout file read lazily: iterating parses one line at a time, indexing seeks to one
+    line, and only each record's byte offset and line number are held (16 bytes per episode),
+    so a million episodes are weighted and encoded without holding them.
+
+    A bad record raises DataError naming the file, line and field when it is read.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        linenos, offsets = [], []
+        for lineno, offset, text in read_lines_at(self.path):
+            if text.strip():
+                linenos.append(lineno)
+                offsets.append(offset)
+        self._linenos = np.array(linenos, dtype=np.int64)
+        self._offsets = np.array(offsets, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __iter__(self) -> Iterator[Trajectory]:
+        for lineno, record in read_jsonl(self.path):
+            yield _to_trajectory(self.path, lineno, record)
+
+    @overload
+    def __getitem__(self, index: int) -> Trajectory: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Trajectory]: ...
+
+    def __getitem__(self, index: int | slice) -> Trajectory | list[Trajectory]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]  # negative indices; IndexError out of range
+        lineno = int(self._linenos[i])
+        with self.path.open("rb") as fh:
+            fh.seek(int(self._offsets[i]))
+            line = fh.readline()
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"{self.path}:{lineno}: malformed JSON ({err})") from None
+        return _to_trajectory(self.path, lineno, record)
+
+
 def read_trajectories(path: Path) -> list[Trajectory]:
-    """Read a rollout file; a bad record raises DataError naming the file, line and field."""
-    path = Path(path)
-    return [_to_trajectory(path, n, rec) for n, rec in read_jsonl(path)]
+    """Read a whole rollout file into memory (:class:`TrajectoryFile` streams it); a bad record
+    raises DataError naming the file, line and field."""
+    return list(TrajectoryFile(path))
 
 
 def write_trajectories(path: Path, trajectories: Iterable[Trajectory]) -> None:
-    """Write trajectories as JSONL, atomically."""
+    """Write trajectories as JSONL, atomically, one at a time."""
     write_jsonl(path, (t.to_dict() for t in trajectories))
 
 
-def _read_partial(path: Path) -> tuple[list[Trajectory], bool]:
-    """Records of an interrupted run and whether its last line was cut short (unterminated, or
-    terminated but unparsable); that line is left out. A bad line elsewhere raises DataError."""
+@dataclass
+class _Lines:
+    """Where each record of a partial rollout file is: its problem's index in the run, sample
+    id, and the byte span of its line (each int64 [M]); whether the last line was cut short."""
+
+    problem: np.ndarray
+    sample: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    truncated: bool
+
+
+def _scan_partial(path: Path, order: dict[str, int]) -> _Lines:
+    """Validate every record of an interrupted run's file (``order``: problem id -> index) and
+    note where each is; an unterminated last line, or a terminated but unparsable one, counts as
+    cut short and is left out. A bad line elsewhere raises DataError naming file, line, field."""
+    cols: list[list[int]] = [[], [], [], []]
+    truncated = False
     if not path.exists():
-        return [], False
-    lines = read_text(path).split("\n")
-    truncated = bool(lines.pop().strip())  # text after the last newline: an unfinished line
-    records: list[Trajectory] = []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
+        return _Lines(*(np.zeros(0, dtype=np.int64) for _ in cols), truncated=False)
+    pending: DataError | None = None  # a bad line is an error unless it turns out to be the last
+    for lineno, offset, text in read_lines_at(path):
+        if pending is not None:
+            raise pending
+        if not text.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(text)
         except json.JSONDecodeError as err:
-            if lineno == len(lines) and not truncated:
-                truncated = True
-                break
-            raise DataError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
-        records.append(_to_trajectory(path, lineno, record))
-    return records, truncated
+            pending = DataError(f"{path}:{lineno}: malformed JSON ({err.msg})")
+            truncated = True
+            continue
+        if not text.endswith("\n"):  # parsable but unterminated: an append cut short
+            truncated = True
+            break
+        t = _to_trajectory(path, lineno, record)
+        if t.prompt_id not in order:
+            raise DataError(f"{path}: prompt id '{t.prompt_id}' is not among this run's problems")
+        end = offset + len(text.encode())
+        for col, value in zip(cols, (order[t.prompt_id], t.sample_id, offset, end), strict=True):
+            col.append(value)
+    return _Lines(*(np.array(c, dtype=np.int64) for c in cols), truncated=truncated)
 
 
-def _complete_chunks(
-    chunks: list[list[Problem]], records: list[Trajectory], samples_per_prompt: int
-) -> list[bool]:
-    """For each chunk, whether ``records`` hold exactly its samples (every prompt, every sample
-    id, once): an append cut short leaves its chunk incomplete, wherever the cut fell."""
-    counts = Counter((t.prompt_id, t.sample_id) for t in records)
-    per_prompt = Counter(t.prompt_id for t in records)
-    return [
-        all(per_prompt[p.id] == samples_per_prompt for p in chunk)
-        and all(counts[(p.id, s)] == 1 for p in chunk for s in range(samples_per_prompt))
-        for chunk in chunks
-    ]
+def _complete(lines: _Lines, n_problems: int, chunk_prompts: int, samples: int) -> np.ndarray:
+    """Per line, whether its chunk is complete: every problem of the chunk has every sample id
+    0..samples-1 exactly once and nothing else (an append cut short leaves its chunk
+    incomplete, wherever the cut fell). bool [M]."""
+    n_chunks = -(-n_problems // chunk_prompts)
+    chunk = lines.problem // chunk_prompts  # [M]
+    valid = (lines.sample >= 0) & (lines.sample < samples)
+    counts = np.bincount(
+        (lines.problem * samples + lines.sample)[valid], minlength=n_problems * samples
+    )  # [P * S], how often each (problem, sample id) occurs
+    once = np.bincount(
+        np.arange(n_problems * samples) // (samples * chunk_prompts),
+        weights=(counts == 1).astype(np.float64),
+        minlength=n_chunks,
+    )  # [C], pairs of each chunk seen exactly once
+    sizes = np.diff(np.minimum(np.arange(n_chunks + 1) * chunk_prompts, n_problems)) * samples
+    ok = (once == sizes) & (np.bincount(chunk, minlength=n_chunks) == sizes)  # no stray lines
+    return ok[chunk]
+
+
+def _copy_lines(src: Path, dest: Path, lines: _Lines, rows: np.ndarray) -> None:
+    """Write the lines ``rows`` of ``src`` (in that order) to ``dest``, atomically."""
+    with src.open("rb") as fh, atomic_open(dest, "wb") as out:
+        for i in rows:
+            fh.seek(int(lines.start[i]))
+            out.write(fh.read(int(lines.end[i] - lines.start[i])))
 
 
 def _append(path: Path, trajectories: list[Trajectory]) -> None:
@@ -176,24 +261,26 @@ def collect_rollouts(
     *,
     samples_per_prompt: int,
     on_append: Callable[[], None] | None = None,
-) -> list[Trajectory]:
+) -> TrajectoryFile:
     """Rollouts for ``problems``, sampled chunk by chunk and resumable after an interruption.
 
-    An existing ``path`` is read and returned as is. Otherwise chunk k is always
+    An existing ``path`` is returned as is. Otherwise chunk k is always
     ``problems[k * chunk_prompts : (k + 1) * chunk_prompts]``: its ``samples_per_prompt``
     trajectories per problem come from ``sample_chunk`` and are appended (flush + fsync, then
     ``on_append()``) to ``path.with_suffix(".partial.jsonl")``. A rerun keeps the chunks found
     complete there and samples the others, whole, so that a chunk's samples (which depend on the
     chunk: see ``drift.pipeline.rollouts``) come out the same as without the interruption. At
     the end ``path`` is written atomically (ordered by problem, then sample id) and the partial
-    removed. ConfigError if ``path`` or the partial file is a symbolic link out of its directory.
+    removed. Only one chunk's trajectories are held at a time; the files are read and copied
+    line by line. ConfigError if ``path`` or the partial file is a symbolic link out of its
+    directory.
     """
     path = Path(path)
     partial = path.with_suffix(".partial.jsonl")
     for file in (path, partial):
         refuse_outside_link(file, "rollout file")
     if path.exists():
-        return read_trajectories(path)
+        return TrajectoryFile(path)
     if chunk_prompts <= 0 or samples_per_prompt <= 0:
         raise ValueError(
             f"chunk_prompts and samples_per_prompt must be > 0, got {chunk_prompts}, "
@@ -202,28 +289,26 @@ def collect_rollouts(
     order = {p.id: i for i, p in enumerate(problems)}
     if len(order) != len(problems):
         raise ValueError("problem ids must be unique")
-    records, truncated = _read_partial(partial)
-    stray = next((t.prompt_id for t in records if t.prompt_id not in order), None)
-    if stray is not None:
-        raise DataError(f"{partial}: prompt id '{stray}' is not among this run's problems")
+    lines = _scan_partial(partial, order)
+    keep = _complete(lines, len(problems), chunk_prompts, samples_per_prompt)  # [M]
+    if lines.truncated or not keep.all():  # later appends must start on a clean line
+        _copy_lines(partial, partial, lines, np.flatnonzero(keep))
+    kept = set(lines.problem[keep].tolist())
     chunks = [problems[i : i + chunk_prompts] for i in range(0, len(problems), chunk_prompts)]
-    complete = _complete_chunks(chunks, records, samples_per_prompt)
-    kept = {p.id for chunk, ok in zip(chunks, complete, strict=True) if ok for p in chunk}
-    done = [t for t in records if t.prompt_id in kept]
-    if truncated or len(done) < len(records):  # later appends must start on a clean line
-        write_trajectories(partial, done)
     partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.touch()
     with progress(len(problems), description) as bar:
         if kept:
             bar.advance(len(kept))
-        for chunk in (c for c, ok in zip(chunks, complete, strict=True) if not ok):
+        for k, chunk in enumerate(chunks):
+            if k * chunk_prompts in kept:
+                continue
             new = _check_chunk(chunk, sample_chunk(chunk), samples_per_prompt)
             _append(partial, new)
             if on_append is not None:
                 on_append()
-            done.extend(new)
             bar.advance(len(chunk))
-    done.sort(key=lambda t: (order[t.prompt_id], t.sample_id))
-    write_trajectories(path, done)
+    lines = _scan_partial(partial, order)
+    _copy_lines(partial, path, lines, np.lexsort((lines.sample, lines.problem)))
     partial.unlink(missing_ok=True)
-    return done
+    return TrajectoryFile(path)

@@ -7,7 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,7 +154,7 @@ def fit_sft(
 def train_policy(
     model: nn.Module,
     tokenizer: Any,
-    examples: list[TrainExample],
+    examples: Iterable[TrainExample],
     trainer: TrainerConfig,
     normalize: Normalize,
     output_dir: Path,
@@ -167,11 +167,10 @@ def train_policy(
     """Weighted SFT of ``model`` on ``examples`` (encoded with ``tokenizer``'s chat template),
     shuffled or in their order (:func:`fit_sft`).
 
-    The examples are encoded a chunk at a time into a token store memory-mapped from a
-    temporary directory in ``output_dir``, removed after the fit.
+    The examples (any iterable: a generator is consumed once) are encoded a chunk at a time
+    into a token store memory-mapped from a temporary directory in ``output_dir``, removed after
+    the fit.
     """
-    if not examples:
-        raise ValueError("train_policy got no examples")
     pad_id = tokenizer.pad_token_id
     if pad_id is None:  # any valid id will do: padding is masked explicitly
         pad_id = tokenizer.eos_token_id or 0
@@ -180,6 +179,8 @@ def train_policy(
         encoded = encode_to_store(
             tokenizer, examples, trainer.max_length, Path(tokens), truncation=trainer.truncation
         )
+        if not len(encoded):
+            raise ValueError("train_policy got no examples")
         module = WeightedSFTModule(model, trainer)
         return fit_sft(
             module,

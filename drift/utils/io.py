@@ -23,6 +23,7 @@ __all__ = [
     "naming_path",
     "read_jsonl",
     "read_lines",
+    "read_lines_at",
     "read_text",
     "refuse_outside_link",
     "write_json",
@@ -137,6 +138,14 @@ def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[
     (line ending excluded) raises DataError naming the file, line and its size, after reading it
     in bounded chunks only: it is never held whole in memory.
     """
+    for lineno, _, text in read_lines_at(path, max_line_bytes):
+        yield lineno, text
+
+
+def read_lines_at(
+    path: str | Path, max_line_bytes: int | None = None
+) -> Iterator[tuple[int, int, str]]:
+    """:func:`read_lines` with each line's byte offset: ``(line_number, offset, text)``."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -153,7 +162,7 @@ def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[
                     f"{path}:{lineno}: row of {size} bytes (from byte offset {offset}) is over "
                     f"the limit of {max_line_bytes} bytes per row"
                 )
-            yield lineno, _decode(raw, path, lineno, offset)
+            yield lineno, offset, _decode(raw, path, lineno, offset)
             offset += len(raw)
 
 

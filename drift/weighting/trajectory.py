@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -74,24 +74,27 @@ def trajectory_weights(
     if weighting == Weighting.uniform:
         return np.ones(len(trajectories))
     if weighting == Weighting.rft:
-        return np.array([t.final_correct for t in trajectories], dtype=np.float64)
-    if not trajectories:
-        return np.zeros(0)
-    returns = np.array([t.ret for t in trajectories], dtype=np.float64)
-    return drift_iw_weights([t.prompt_id for t in trajectories], returns, beta)
+        return np.fromiter((t.final_correct for t in trajectories), np.float64, len(trajectories))
+    prompt_ids, returns = [], []
+    for t in trajectories:  # one pass: a TrajectoryFile parses its lines once
+        prompt_ids.append(t.prompt_id)
+        returns.append(t.ret)
+    return drift_iw_weights(prompt_ids, np.array(returns, dtype=np.float64), beta)
 
 
 def to_train_examples(
     trajectories: Sequence[Trajectory], weights: np.ndarray, loss_turns: LossTurns | str
-) -> list[TrainExample]:
-    """Weighted conversations for SFT; zero-weight trajectories (e.g. unsolved under rft) drop."""
+) -> Iterator[TrainExample]:
+    """Weighted conversations for SFT, made one at a time as they are consumed (a
+    :class:`~drift.rollout.store.TrajectoryFile` is streamed); zero-weight trajectories (e.g.
+    unsolved under rft) drop. The weights are checked at once."""
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (len(trajectories),):
         raise ValueError(f"expected {len(trajectories)} weights, got shape {weights.shape}")
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError("weights must be finite and >= 0")
     turns = LossTurns(loss_turns).value
-    return [
+    return (
         TrainExample(
             id=f"{t.prompt_id}/{t.sample_id}",
             messages=t.messages(),
@@ -99,6 +102,6 @@ def to_train_examples(
             loss_turns=turns,
             prefill=t.prefill,
         )
-        for t, w in zip(trajectories, weights, strict=True)
+        for t, w in zip(trajectories, weights.tolist(), strict=True)
         if w > 0
-    ]
+    )

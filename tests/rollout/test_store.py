@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from drift.errors import ConfigError
-from drift.rollout.store import collect_rollouts, read_trajectories, write_trajectories
+from drift.rollout.store import (
+    TrajectoryFile,
+    collect_rollouts,
+    read_trajectories,
+    write_trajectories,
+)
 from drift.types import Problem, Trajectory, Turn
 from drift.utils.io import DataError
 
@@ -68,7 +73,7 @@ def test_fresh_run_writes_final_file(tmp_path: Path) -> None:
     assert [len(c) for c in rec.chunks] == [3, 3, 1]
     assert _keys(trajs) == _expected(7)
     assert path.exists() and not (tmp_path / "rollouts.partial.jsonl").exists()
-    assert read_trajectories(path) == trajs
+    assert read_trajectories(path) == list(trajs)
 
 
 def test_existing_file_returned_without_sampling(tmp_path: Path) -> None:
@@ -222,3 +227,38 @@ def test_an_append_on_a_full_disk_names_the_file_and_keeps_whole_lines(
     assert partial.read_bytes() == before
     monkeypatch.undo()
     assert len(_collect(path, _problems(4), 2, Recorder())) == 4 * SAMPLES
+
+
+def test_a_trajectory_file_reads_lines_lazily_and_by_index(tmp_path: Path) -> None:
+    trajs = sorted(_sample(_problems(3)), key=lambda t: (t.prompt_id, t.sample_id))
+    path = tmp_path / "r.jsonl"
+    lines = [json.dumps(t.to_dict()) + "\n" for t in trajs]
+    path.write_text("".join(lines[:4]) + "\n" + "".join(lines[4:]))  # a blank line is skipped
+    file = TrajectoryFile(path)
+    assert len(file) == len(trajs)
+    assert list(file) == trajs
+    assert file[0] == trajs[0] and file[4] == trajs[4] and file[-1] == trajs[-1]
+    assert file[2:5] == trajs[2:5]
+    with pytest.raises(IndexError):
+        file[len(trajs)]
+    path.write_text(lines[0] + '{"prompt_id": "x"}\n')
+    with pytest.raises(DataError, match=rf"{path}:2: missing field"):
+        TrajectoryFile(path)[1]
+
+
+def test_complete_chunks_out_of_order_and_duplicated_ones_resume_in_problem_order(
+    tmp_path: Path,
+) -> None:
+    """Chunk 2 kept before a lost chunk 1, chunk 0 holding one sample twice: chunk 0 and 1
+    are resampled, chunk 2 kept, and the final file is in problem order."""
+    problems = _problems(6)
+    path = tmp_path / "r.jsonl"
+    full = tmp_path / "full.jsonl"
+    _collect(full, problems, 2, Recorder())
+    lines = full.read_text().splitlines(keepends=True)  # 2 problems x 3 samples per chunk
+    chunk0, chunk2 = lines[0:6], lines[12:18]
+    path.with_suffix(".partial.jsonl").write_text("".join([*chunk2, *chunk0, chunk0[0]]))
+    rec = Recorder()
+    _collect(path, problems, 2, rec)
+    assert rec.chunks == [["p00", "p01"], ["p02", "p03"]]
+    assert path.read_text() == full.read_text()

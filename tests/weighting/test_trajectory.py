@@ -4,7 +4,9 @@ import pytest
 from drift.config import LossTurns, Protocol, RewardConfig, Weighting
 from drift.errors import ConfigError
 from drift.rollout.env import Environment
+from drift.rollout.store import TrajectoryFile, write_trajectories
 from drift.types import Trajectory, Turn
+from drift.utils.io import DataError
 from drift.weighting.trajectory import drift_iw_weights, to_train_examples, trajectory_weights
 
 
@@ -75,7 +77,7 @@ def test_uniform_and_rft() -> None:
 
 def test_to_train_examples_drops_zero_weight() -> None:
     weights = trajectory_weights(TRAJS, Weighting.rft, 0.1)
-    examples = to_train_examples(TRAJS, weights, LossTurns.all)
+    examples = list(to_train_examples(TRAJS, weights, LossTurns.all))
     assert [e.id for e in examples] == ["a/0", "a/1", "b/1", "c/0"]
     assert all(e.weight == 1.0 and e.loss_turns == "all" for e in examples)
     assert examples[0].messages == TRAJS[0].messages()
@@ -83,13 +85,27 @@ def test_to_train_examples_drops_zero_weight() -> None:
 
 def test_to_train_examples_keeps_weights_and_checks_shape() -> None:
     weights = trajectory_weights(TRAJS, Weighting.drift_iw, 0.5)
-    examples = to_train_examples(TRAJS, weights, "final")
+    examples = list(to_train_examples(TRAJS, weights, "final"))
     assert [e.weight for e in examples] == pytest.approx(list(weights))
     assert examples[1].loss_turns == "final" and len(examples[1].messages) == 4
     with pytest.raises(ValueError, match="expected 6 weights"):
         to_train_examples(TRAJS, weights[:3], "final")
     with pytest.raises(ValueError, match="finite"):
         to_train_examples(TRAJS, np.full(6, np.nan), "final")
+
+
+def test_to_train_examples_reads_a_rollout_file_one_line_at_a_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Examples come from a TrajectoryFile lazily: the first is made before a bad line further
+    down is read, and that line's error names the file and line when it is reached."""
+    path = tmp_path / "rollouts.jsonl"
+    write_trajectories(path, TRAJS)
+    with path.open("a") as fh:
+        fh.write('{"prompt_id": "d"}\n')
+    weights = np.ones(len(TRAJS) + 1)
+    examples = to_train_examples(TrajectoryFile(path), weights, "final")
+    assert next(examples).id == "a/0"
+    with pytest.raises(DataError, match=rf"{path}:7: missing field"):
+        list(examples)
 
 
 def test_intrinsic_episodes_weigh_by_their_shaped_return_and_rft_keeps_right_last_answers():
