@@ -54,11 +54,12 @@ class FeatureConfig:
         default=16, metadata={"help": "output-side projection dim per layer (>= d_out: none)"}
     )
     projection: ProjectionKind = field(
-        default=ProjectionKind.kronecker,
+        default=ProjectionKind.sketch,
         metadata={
-            "help": "hooks: kronecker (P_out grad P_in^T, never forms a layer's gradient) or "
-            "sketch (a CountSketch of each example's layer gradient, same dims: closer to the "
-            "exact geometry, forms the gradient); the loop always projects densely"
+            "help": "hooks only: sketch (a CountSketch of each example's whole gradient, formed "
+            "layer by layer; keeps the gradients' geometry as a dense projection does) or "
+            "kronecker (P_out grad P_in^T per layer, never forms a layer's gradient); the loop "
+            "always projects densely, whatever this says"
         },
     )
     loop_dim: int | None = field(
@@ -88,11 +89,6 @@ class FeatureConfig:
         self.impl = require_choice("attribution.impl", FeatureImpl, self.impl)
         self.dtype = require_choice("attribution.dtype", StorageDType, self.dtype)
         self.projection = require_choice("attribution.projection", ProjectionKind, self.projection)
-        if self.impl == FeatureImpl.loop and self.projection != ProjectionKind.kronecker:
-            raise ConfigError(
-                f"attribution.projection={self.projection.value} applies to impl=hooks; the "
-                "loop projects every example's flattened gradient densely (LESS)"
-            )
         for key in ("proj_in", "proj_out", "loop_chunk", "batch_size", "shard_size"):
             require_positive(f"attribution.{key}", getattr(self, key))
         if self.loop_dim is not None and self.loop_dim <= 0:

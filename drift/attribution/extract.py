@@ -89,8 +89,8 @@ def feature_settings(
     }
     if cfg.impl == FeatureImpl.loop:
         settings["loop_chunk"] = cfg.loop_chunk
-    if cfg.projection != ProjectionKind.kronecker:  # stores from before the setting stay valid
-        settings["projection"] = cfg.projection.value
+    if cfg.impl == FeatureImpl.hooks and cfg.projection != ProjectionKind.kronecker:
+        settings["projection"] = cfg.projection.value  # Kronecker stores from before stay valid
     return settings
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from drift.attribution.loop import LossFn, example_grads, requiring_grad, right_padded_lengths
-from drift.attribution.projection import KroneckerProjector
+from drift.attribution.projection import LayerProjector
 
 
 def per_example_weight_grads(
@@ -31,10 +31,10 @@ def reference_features(
     model: nn.Module,
     batch: dict[str, Tensor],
     modules: dict[str, nn.Linear],
-    projector: KroneckerProjector,
+    projector: LayerProjector,
     loss_fn: LossFn,
 ) -> tuple[Tensor, Tensor]:
-    """Kronecker-projected explicit gradients [B, dim] and their exact squared norms [B]."""
+    """Explicit gradients projected by ``projector`` [B, dim] and their exact squared norms [B]."""
     grads = per_example_weight_grads(model, batch, modules, loss_fn)
     sq_norms = sum(g.square().sum(dim=(1, 2)) for g in grads.values())
     return projector.project_grads(grads), sq_norms

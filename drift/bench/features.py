@@ -1,7 +1,7 @@
 """Per-example gradient features: the hook path against LESS's batch-1 loop and plain fwd+bwd.
 
-Same model (LoRA r=8 on q/k/v/o), examples and feature dim for ``hooks`` (Kronecker
-projection), ``hooks, sketch`` (``attribution.projection=sketch``) and ``loop (LESS)``
+Same model (LoRA r=8 on q/k/v/o), examples and feature dim for ``hooks, sketch`` (the default
+``attribution.projection=sketch``), ``hooks, kronecker`` and ``loop (LESS)``
 (:func:`~drift.attribution.extract.extract_features` with ``impl`` hooks or loop, each round
 into a fresh store); ``plain fwd+bwd`` is a batched forward and backward of the summed
 per-example losses with no features (the floor; its ratio to the loop bounds hooks / loop). Rates
@@ -11,8 +11,8 @@ Each projection's accuracy goes in the notes: the exact per-example LoRA gradien
 unprojected) give the examples' pairwise cosines, and each path's features at projection seeds
 0..``ACCURACY_SEEDS - 1`` give theirs; the Pearson correlation of the two sets of cosines
 (off-diagonal pairs), min and median over seeds. The features are the extractor's own maps
-(:func:`~drift.attribution.extract.feature_projection`: the Kronecker projection of the hooks,
-the dense Gaussian projection of the loop) applied to the exact gradients.
+(:func:`~drift.attribution.extract.feature_projection`: the sketch or Kronecker projection of
+the hooks, the dense Gaussian projection of the loop) applied to the exact gradients.
 """
 
 from __future__ import annotations
@@ -127,9 +127,9 @@ def _time_paths(
 
         logging.getLogger("drift.attribution").setLevel(logging.WARNING)
         cases = {  # hooks and plain side by side: their ratio is the one seconds apart
-            "hooks": extract("hooks"),
-            "plain fwd+bwd": plain,
             "hooks, sketch": extract("hooks, sketch"),
+            "plain fwd+bwd": plain,
+            "hooks, kronecker": extract("hooks, kronecker"),
             "loop (LESS)": extract("loop (LESS)"),
         }
         seconds, units = interleave(cases, repeats)
@@ -144,8 +144,8 @@ def run(size: Size, repeats: int) -> BenchResult:
     examples = models.random_examples(n, seq, len(tokenizer))
     common = {"proj_in": proj, "proj_out": proj, "batch_size": batch, "shard_size": n}
     configs = {
-        "hooks": FeatureConfig(**common),
         "hooks, sketch": FeatureConfig(projection="sketch", **common),
+        "hooks, kronecker": FeatureConfig(projection="kronecker", **common),
         "loop (LESS)": FeatureConfig(impl="loop", **common),
     }
     seconds, units, dims = _time_paths(model, examples, configs, batch, repeats)
@@ -161,15 +161,15 @@ def run(size: Size, repeats: int) -> BenchResult:
             "examples": n,
             "length": f"{seq // 2}-{seq}",
             "batch": batch,
-            "dim": dims["hooks"],
+            "dim": dims["hooks, sketch"],
             "device": str(models.device()),
         },
         seconds=seconds,
         units=units,
         comparisons=[
-            ("hooks", "loop (LESS)"),
-            ("hooks", "plain fwd+bwd"),
-            ("hooks, sketch", "hooks"),
+            ("hooks, sketch", "loop (LESS)"),
+            ("hooks, sketch", "plain fwd+bwd"),
+            ("hooks, sketch", "hooks, kronecker"),
             ("plain fwd+bwd", "loop (LESS)"),  # the most hooks / loop can reach
         ],
         notes={"cosine Pearson vs exact gradients": accuracy},

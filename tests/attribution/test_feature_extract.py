@@ -8,10 +8,9 @@ from tiny_models import tiny_llama
 
 import drift.attribution.extract as extract
 from drift.attribution.config import FeatureConfig
-from drift.attribution.extract import extract_features, feature_projection
+from drift.attribution.extract import extract_features, feature_projection, layer_projector
 from drift.attribution.fill import NonFiniteGradientError
 from drift.attribution.layers import layer_shapes, select_layers
-from drift.attribution.projection import KroneckerProjector
 from drift.attribution.reference import per_example_weight_grads, reference_features
 from drift.attribution.store import FeatureStore, StoreMismatchError
 from drift.training.loss import per_example_loss
@@ -32,14 +31,15 @@ def test_store_holds_reference_features_with_one_forward_per_batch(lora_model, t
     handle = lora_model.register_forward_hook(lambda *a: calls.append(1))
     try:
         store = _extract(lora_model, examples, tmp_path / "f", shard_size=6)
+        store_cfg = FeatureConfig(proj_in=8, proj_out=8)
     finally:
         handle.remove()
     assert len(calls) == 4  # batches of 3 within shards of 6: 2 + 2, no per-example loop
     assert store.complete and store.ids == [e.id for e in examples]
     modules = select_layers(lora_model)
-    kron = KroneckerProjector(layer_shapes(modules), 8, 8, seed=0)
+    projector = layer_projector(store_cfg, layer_shapes(modules), "cpu")  # the default: sketch
     ref, ref_sq = reference_features(
-        lora_model, make_batch(examples), modules, kron, per_example_loss
+        lora_model, make_batch(examples), modules, projector, per_example_loss
     )
     got = store.load()
     assert np.linalg.norm(got - ref.numpy()) / np.linalg.norm(ref.numpy()) < 1e-5
@@ -84,7 +84,7 @@ def test_finished_store_is_reused_and_other_settings_refused(plain_model, tmp_pa
     with pytest.raises(StoreMismatchError, match="examples_hash"):
         _extract(plain_model, examples[:3], tmp_path / "f")
     with pytest.raises(StoreMismatchError, match="projection"):
-        _extract(plain_model, examples, tmp_path / "f", projection="sketch")
+        _extract(plain_model, examples, tmp_path / "f", projection="kronecker")
 
 
 def test_nan_gradient_names_the_example_and_keeps_finished_shards(tmp_path):
@@ -132,7 +132,8 @@ def test_a_truncated_shard_of_a_finished_store_is_recomputed(plain_model, tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("impl", "projection"), [("hooks", "kronecker"), ("hooks", "sketch"), ("loop", "kronecker")]
+    ("impl", "projection"),
+    [("hooks", "kronecker"), ("hooks", "sketch"), ("loop", "kronecker"), ("loop", "sketch")],
 )
 def test_projection_maps_explicit_gradients_into_the_extractor_space(tmp_path, impl, projection):
     model = tiny_llama()

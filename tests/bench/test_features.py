@@ -15,16 +15,21 @@ from drift.bench.harness import Size
 
 def test_tiny_run_times_four_paths_at_one_dim() -> None:
     result = run(Size.TINY, repeats=1)
-    assert set(result.seconds) == {"hooks", "hooks, sketch", "loop (LESS)", "plain fwd+bwd"}
+    assert set(result.seconds) == {
+        "hooks, sketch",
+        "hooks, kronecker",
+        "loop (LESS)",
+        "plain fwd+bwd",
+    }
     assert result.setting["dim"] == 4 * 4 * 2 * 4 * 2  # 4x4 per LoRA factor, q/k/v/o, 2 layers
     assert set(result.summary()["ratios"]) == {
-        "hooks / loop (LESS)",
-        "hooks / plain fwd+bwd",
-        "hooks, sketch / hooks",
+        "hooks, sketch / loop (LESS)",
+        "hooks, sketch / plain fwd+bwd",
+        "hooks, sketch / hooks, kronecker",
         "plain fwd+bwd / loop (LESS)",
     }
     accuracy = result.notes["cosine Pearson vs exact gradients"]
-    assert set(accuracy) == {"hooks", "hooks, sketch", "loop (LESS)"}
+    assert set(accuracy) == {"hooks, sketch", "hooks, kronecker", "loop (LESS)"}
     for stats in accuracy.values():
         assert -1.0 <= stats["min"] <= stats["median"] <= 1.0
 
