@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from drift.errors import ConfigError, require_choice, require_positive
@@ -84,6 +84,14 @@ class FeatureConfig:
     dtype: StorageDType = field(
         default=StorageDType.float32, metadata={"help": "storage dtype of feature shards"}
     )
+
+    def keyed(self) -> FeatureConfig:
+        """This config as cache keys see it: a setting the chosen ``impl`` ignores is at one
+        fixed value (the loop ignores ``projection``: kronecker, as before it was a setting),
+        so that stores are not split, or orphaned, by it."""
+        if self.impl == FeatureImpl.loop:
+            return replace(self, projection=ProjectionKind.kronecker)
+        return self
 
     def __post_init__(self) -> None:
         self.impl = require_choice("attribution.impl", FeatureImpl, self.impl)

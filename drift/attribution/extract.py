@@ -31,6 +31,7 @@ from drift.attribution.projection import (
     KroneckerProjector,
     LayerProjector,
     SketchProjector,
+    projected_dim,
 )
 from drift.attribution.store import FeatureStore
 from drift.data.chat import EncodedExample
@@ -49,8 +50,7 @@ Projection = Callable[[dict[str, Tensor]], Tensor]  # name -> [B, d_out, d_in]  
 def layer_projector(
     cfg: FeatureConfig, shapes: dict[str, tuple[int, int]], device: torch.device | str
 ) -> LayerProjector:
-    """The hook path's seeded per-layer projector (``attribution.projection``); its ``dim`` is
-    also the loop's default feature dim."""
+    """The hook path's seeded per-layer projector (``attribution.projection``)."""
     kind = KroneckerProjector if cfg.projection == ProjectionKind.kronecker else SketchProjector
     return kind(shapes, cfg.proj_in, cfg.proj_out, cfg.seed, device)
 
@@ -59,11 +59,11 @@ def feature_projection(model: nn.Module, cfg: FeatureConfig, device: torch.devic
     """The map from per-layer weight gradients to the feature space of :func:`extract_features`
     (same layers, same seeded projector), for gradients computed outside the extractor."""
     shapes = layer_shapes(select_layers(model, cfg.layers))
-    projector = layer_projector(cfg, shapes, device)
     if cfg.impl == FeatureImpl.hooks:
-        return projector.project_grads
+        return layer_projector(cfg, shapes, device).project_grads
     n_params = sum(d_out * d_in for d_out, d_in in shapes.values())
-    dense = DenseProjector(n_params, cfg.loop_dim or projector.dim, cfg.seed, cfg.loop_chunk)
+    dim = cfg.loop_dim or projected_dim(shapes, cfg.proj_in, cfg.proj_out)
+    dense = DenseProjector(n_params, dim, cfg.seed, cfg.loop_chunk)
     return lambda grads: dense.project(torch.cat([grads[n].flatten(1) for n in shapes], dim=1))
 
 
@@ -106,7 +106,7 @@ def store_key(
     ``extra`` (what else the caller's rows depend on, e.g. LESS's Adam form)."""
     tokens = [e.input_ids for e in examples]
     masks = [e.loss_mask for e in examples]
-    return config_hash(*upstream, cfg, tokens, masks, *extra)
+    return config_hash(*upstream, cfg.keyed(), tokens, masks, *extra)
 
 
 def extract_features(
@@ -136,8 +136,8 @@ def extract_features(
     modules = select_layers(model, cfg.layers)
     shapes = layer_shapes(modules)
     device = next(model.parameters()).device
-    projector = layer_projector(cfg, shapes, device)
-    dim = projector.dim if cfg.impl == FeatureImpl.hooks else (cfg.loop_dim or projector.dim)
+    hook_dim = projected_dim(shapes, cfg.proj_in, cfg.proj_out)
+    dim = hook_dim if cfg.impl == FeatureImpl.hooks else (cfg.loop_dim or hook_dim)
     settings = feature_settings(cfg, shapes, ids, model_name, checkpoint)
     store = open_store(store_dir, dim, cfg.dtype.value, settings, ranks)
     if store.complete:
@@ -155,6 +155,7 @@ def extract_features(
     with ExitStack() as stack:
         stack.enter_context(_eval_mode(model))
         if cfg.impl == FeatureImpl.hooks:
+            projector = layer_projector(cfg, shapes, device)
             col = stack.enter_context(GradientCollector(model, modules, projector))
             step: Step = partial(_hook_step, model, col)
         else:

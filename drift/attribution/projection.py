@@ -36,6 +36,12 @@ def _gaussian(rows: int, cols: int, scale_dim: int, seed: int) -> Tensor:
     return torch.randn(rows, cols, generator=gen, dtype=torch.float32) / math.sqrt(scale_dim)
 
 
+def projected_dim(shapes: Mapping[str, tuple[int, int]], k_in: int, k_out: int) -> int:
+    """Feature dim of a :class:`LayerProjector`: sum over layers of min(k_out, d_out) *
+    min(k_in, d_in); also the loop's default dim."""
+    return sum(min(k_out, d_out) * min(k_in, d_in) for d_out, d_in in shapes.values())
+
+
 class LayerProjector(ABC):
     """A projection of per-layer weight gradients into sum over layers of k_out * k_in dims
     (a side with k >= d is kept): each layer gives a part, :meth:`add_part` adds it in."""
@@ -72,7 +78,7 @@ class LayerProjector(ABC):
     @property
     def dim(self) -> int:
         """Total feature dimension: sum over layers of k_out * k_in."""
-        return sum(math.prod(self.layer_dims(n)) for n in self.shapes)
+        return projected_dim(self.shapes, self.k_in, self.k_out)
 
     @abstractmethod
     def project_weight_grad(self, name: str, grad_w: Tensor) -> Tensor:
@@ -146,14 +152,18 @@ class SketchProjector(LayerProjector):
                 gen = torch.Generator(device="cpu").manual_seed(_seed(self.seed, name, "sketch"))
                 buckets = torch.randint(self.dim, (n,), generator=gen)
                 signs = torch.randint(2, (n,), generator=gen).float().mul_(2).sub_(1)
-            self._sketch[name] = (buckets.to(device), signs.to(device))
+            # 5 bytes per coordinate held (int32 bucket, int8 sign): the same draws as int64/float
+            self._sketch[name] = (
+                buckets.to(device, torch.int32),
+                signs.to(device, torch.int8),
+            )
             offset += n
 
     def project_weight_grad(self, name: str, grad_w: Tensor) -> Tensor:
         """A layer's part: weight gradients [..., d_out, d_in] -> [..., dim] (float32)."""
         flat = grad_w.float().flatten(-2)
         buckets, signs = self._sketch[name]
-        rows = flat.reshape(-1, flat.shape[-1]) * signs
+        rows = flat.reshape(-1, flat.shape[-1]) * signs  # int8 signs promote to float32
         out = torch.zeros(rows.shape[0], self.dim, device=rows.device)
         return out.index_add_(1, buckets, rows).reshape(*flat.shape[:-1], self.dim)
 

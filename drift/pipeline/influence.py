@@ -106,7 +106,7 @@ def trajectory_influence(
         "rollouts": upstream,
         "examples": config_hash([(e.id, e.messages) for e in examples]),
         "loss_turns": method.loss_turns,
-        "attribution": asdict(cfg.attribution),
+        "attribution": asdict(cfg.attribution.keyed()),
         "max_length": cfg.trainer.max_length,
         "scoring": asdict(scoring),
     }

@@ -97,18 +97,26 @@ class TrajectoryFile(Sequence[Trajectory]):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._stamp = _stamp(self.path)
         linenos, offsets = [], []
-        for lineno, offset, text in read_lines_at(self.path):
+        for lineno, start, _, text in read_lines_at(self.path):
             if text.strip():
                 linenos.append(lineno)
-                offsets.append(offset)
+                offsets.append(start)
         self._linenos = np.array(linenos, dtype=np.int64)
         self._offsets = np.array(offsets, dtype=np.int64)
+
+    def _check_unchanged(self) -> None:
+        """DataError if the file was replaced or changed since it was indexed: every pass over
+        it (weights, then examples) must read the same episodes."""
+        if _stamp(self.path) != self._stamp:
+            raise DataError(f"{self.path}: the file changed while it was being read")
 
     def __len__(self) -> int:
         return len(self._offsets)
 
     def __iter__(self) -> Iterator[Trajectory]:
+        self._check_unchanged()
         for lineno, record in read_jsonl(self.path):
             yield _to_trajectory(self.path, lineno, record)
 
@@ -122,6 +130,7 @@ class TrajectoryFile(Sequence[Trajectory]):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         i = range(len(self))[index]  # negative indices; IndexError out of range
+        self._check_unchanged()
         lineno = int(self._linenos[i])
         with self.path.open("rb") as fh:
             fh.seek(int(self._offsets[i]))
@@ -131,6 +140,12 @@ class TrajectoryFile(Sequence[Trajectory]):
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise DataError(f"{self.path}:{lineno}: malformed JSON ({err})") from None
         return _to_trajectory(self.path, lineno, record)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What identifies a file's content cheaply: inode, size, modification time (ns)."""
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def read_trajectories(path: Path) -> list[Trajectory]:
@@ -156,20 +171,21 @@ class _Lines:
     truncated: bool
 
 
-def _scan_partial(path: Path, order: dict[str, int]) -> _Lines:
+def _scan_partial(path: Path, order: dict[str, int], samples: int) -> _Lines:
     """Validate every record of an interrupted run's file (``order``: problem id -> index) and
     note where each is; an unterminated last line, or a terminated but unparsable one, counts as
-    cut short and is left out. A bad line elsewhere raises DataError naming file, line, field."""
+    cut short and is left out. A bad line elsewhere raises DataError naming file, line, field.
+    A sample id outside 0..samples-1 is noted as -1 (its chunk is then resampled)."""
     cols: list[list[int]] = [[], [], [], []]
     truncated = False
     if not path.exists():
         return _Lines(*(np.zeros(0, dtype=np.int64) for _ in cols), truncated=False)
     pending: DataError | None = None  # a bad line is an error unless it turns out to be the last
-    for lineno, offset, text in read_lines_at(path):
-        if pending is not None:
-            raise pending
+    for lineno, start, end, text in read_lines_at(path):
         if not text.strip():
             continue
+        if pending is not None:
+            raise pending
         try:
             record = json.loads(text)
         except json.JSONDecodeError as err:
@@ -181,9 +197,11 @@ def _scan_partial(path: Path, order: dict[str, int]) -> _Lines:
             break
         t = _to_trajectory(path, lineno, record)
         if t.prompt_id not in order:
-            raise DataError(f"{path}: prompt id '{t.prompt_id}' is not among this run's problems")
-        end = offset + len(text.encode())
-        for col, value in zip(cols, (order[t.prompt_id], t.sample_id, offset, end), strict=True):
+            raise DataError(
+                f"{path}:{lineno}: prompt id '{t.prompt_id}' is not among this run's problems"
+            )
+        sample = t.sample_id if 0 <= t.sample_id < samples else -1
+        for col, value in zip(cols, (order[t.prompt_id], sample, start, end), strict=True):
             col.append(value)
     return _Lines(*(np.array(c, dtype=np.int64) for c in cols), truncated=truncated)
 
@@ -289,7 +307,7 @@ def collect_rollouts(
     order = {p.id: i for i, p in enumerate(problems)}
     if len(order) != len(problems):
         raise ValueError("problem ids must be unique")
-    lines = _scan_partial(partial, order)
+    lines = _scan_partial(partial, order, samples_per_prompt)
     keep = _complete(lines, len(problems), chunk_prompts, samples_per_prompt)  # [M]
     if lines.truncated or not keep.all():  # later appends must start on a clean line
         _copy_lines(partial, partial, lines, np.flatnonzero(keep))
@@ -308,7 +326,7 @@ def collect_rollouts(
             if on_append is not None:
                 on_append()
             bar.advance(len(chunk))
-    lines = _scan_partial(partial, order)
+    lines = _scan_partial(partial, order, samples_per_prompt)
     _copy_lines(partial, path, lines, np.lexsort((lines.sample, lines.problem)))
     partial.unlink(missing_ok=True)
     return TrajectoryFile(path)

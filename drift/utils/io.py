@@ -138,14 +138,15 @@ def read_lines(path: str | Path, max_line_bytes: int | None = None) -> Iterator[
     (line ending excluded) raises DataError naming the file, line and its size, after reading it
     in bounded chunks only: it is never held whole in memory.
     """
-    for lineno, _, text in read_lines_at(path, max_line_bytes):
+    for lineno, _, _, text in read_lines_at(path, max_line_bytes):
         yield lineno, text
 
 
 def read_lines_at(
     path: str | Path, max_line_bytes: int | None = None
-) -> Iterator[tuple[int, int, str]]:
-    """:func:`read_lines` with each line's byte offset: ``(line_number, offset, text)``."""
+) -> Iterator[tuple[int, int, int, str]]:
+    """:func:`read_lines` with each line's byte span: ``(line_number, start, end, text)``, the
+    bytes ``[start, end)`` of the file being the line (a byte-order mark before it excluded)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -162,7 +163,8 @@ def read_lines_at(
                     f"{path}:{lineno}: row of {size} bytes (from byte offset {offset}) is over "
                     f"the limit of {max_line_bytes} bytes per row"
                 )
-            yield lineno, offset, _decode(raw, path, lineno, offset)
+            text = _decode(raw, path, lineno, offset)
+            yield lineno, offset + len(raw) - len(text.encode()), offset + len(raw), text
             offset += len(raw)
 
 

@@ -34,3 +34,12 @@ def test_bad_values_name_the_key(kwargs, key):
 
 def test_strings_become_enums():
     assert FeatureConfig(impl="loop").impl is FeatureImpl.loop
+
+
+def test_cache_keys_ignore_the_projection_under_the_loop_only():
+    """The loop ignores ``projection``: its stores keep one key (the one from before the setting
+    existed) whatever the setting says; the hooks' keys split on it."""
+    loop = [FeatureConfig(impl="loop", projection=p).keyed() for p in ("sketch", "kronecker")]
+    assert loop[0] == loop[1] and loop[0].projection is ProjectionKind.kronecker
+    hooks = [FeatureConfig(projection=p).keyed() for p in ("sketch", "kronecker")]
+    assert hooks[0] != hooks[1]

@@ -262,3 +262,51 @@ def test_complete_chunks_out_of_order_and_duplicated_ones_resume_in_problem_orde
     _collect(path, problems, 2, rec)
     assert rec.chunks == [["p00", "p01"], ["p02", "p03"]]
     assert path.read_text() == full.read_text()
+
+
+def test_a_partial_file_starting_with_a_byte_order_mark_resumes_to_the_same_file(
+    tmp_path: Path,
+) -> None:
+    problems = _problems(4)
+    full = tmp_path / "full.jsonl"
+    _collect(full, problems, 2, Recorder())
+    lines = full.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "r.jsonl"
+    # chunk 1 first, behind a BOM: its first line is copied after chunk 0's, without the BOM
+    path.with_suffix(".partial.jsonl").write_bytes(b"\xef\xbb\xbf" + b"".join(lines[6:]))
+    rec = Recorder()
+    _collect(path, problems, 2, rec)
+    assert rec.chunks == [["p00", "p01"]]
+    assert path.read_bytes() == full.read_bytes()
+
+
+@pytest.mark.parametrize("tail", ['{"prompt_id": "p0\n  ', '{"prompt_id": "p0\n\n'])
+def test_an_unparsable_last_line_followed_by_blanks_counts_as_cut_short(
+    tmp_path: Path, tail: str
+) -> None:
+    path = tmp_path / "r.jsonl"
+    path.with_suffix(".partial.jsonl").write_text(tail)
+    assert _keys(_collect(path, _problems(2), 1, Recorder())) == _expected(2)
+
+
+def test_a_sample_id_beyond_any_integer_type_makes_its_chunk_resampled(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    records = [t.to_dict() for t in _sample(_problems(1))]
+    records[0]["sample_id"] = 2**70
+    path.with_suffix(".partial.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    rec = Recorder()
+    assert _keys(_collect(path, _problems(1), 1, rec)) == _expected(1)
+    assert rec.chunks == [["p00"]]
+
+
+def test_a_trajectory_file_replaced_between_passes_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    trajs = _sample(_problems(2))
+    write_trajectories(path, trajs)
+    file = TrajectoryFile(path)
+    assert len(list(file)) == len(trajs)
+    write_trajectories(path, trajs[:3])  # atomically replaced, as another run would
+    with pytest.raises(DataError, match="changed while it was being read"):
+        list(file)
+    with pytest.raises(DataError, match="changed while it was being read"):
+        file[0]
