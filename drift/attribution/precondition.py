@@ -10,7 +10,7 @@
 - CG: (H + λI)⁻¹ g_val by conjugate gradient with exact Hessian-vector products (double
   backprop, the true Hessian as in seed 002) over a training subsample, in parameter space.
   The solution lives in parameter space; map it into the feature space with the feature
-  projector (``KroneckerProjector.project_grads`` on the per-layer pieces from
+  projector (its ``project_grads`` on the per-layer pieces from
   :func:`unflatten`) or dot it with explicit per-example gradients on small models.
 """
 
