@@ -35,6 +35,8 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "ret": (int, float),
     "weight": (int, float),
     "influence": (int, float, type(None)),
+    "users": (list, type(None)),
+    "prefill": str,
 }
 _TURN_FIELDS: dict[str, type | tuple[type, ...]] = {
     "text": str,

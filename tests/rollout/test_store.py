@@ -1,3 +1,4 @@
+import dataclasses
 import errno
 import json
 import os
@@ -310,3 +311,19 @@ def test_a_trajectory_file_replaced_between_passes_is_refused(tmp_path: Path) ->
         list(file)
     with pytest.raises(DataError, match="changed while it was being read"):
         file[0]
+
+
+def test_episodes_with_prefill_and_varying_user_turns_round_trip(tmp_path: Path) -> None:
+    """``prefill`` and ``users`` (drift_full prompt formats) are fields of a rollout file: the
+    store reads them back from the partial file and from the final one."""
+
+    def sample(chunk: list[Problem]) -> list[Trajectory]:
+        return [
+            dataclasses.replace(t, prefill="<think>", users=["again"] * (len(t.turns) - 1))
+            for t in _sample(chunk)
+        ]
+
+    path = tmp_path / "r.jsonl"
+    trajs = collect_rollouts(path, _problems(3), 2, sample, "x", samples_per_prompt=SAMPLES)
+    assert all(t.prefill == "<think>" and t.users == [] for t in trajs)
+    assert read_trajectories(path) == list(trajs)
