@@ -99,6 +99,8 @@ class TrajectoryFile(Sequence[Trajectory]):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"{self.path}: file not found")
         self._stamp = _stamp(self.path)
         linenos, offsets = [], []
         for lineno, start, _, text in read_lines_at(self.path):

@@ -327,3 +327,8 @@ def test_episodes_with_prefill_and_varying_user_turns_round_trip(tmp_path: Path)
     trajs = collect_rollouts(path, _problems(3), 2, sample, "x", samples_per_prompt=SAMPLES)
     assert all(t.prefill == "<think>" and t.users == [] for t in trajs)
     assert read_trajectories(path) == list(trajs)
+
+
+def test_a_missing_rollout_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=rf"{tmp_path / 'none.jsonl'}: file not found"):
+        TrajectoryFile(tmp_path / "none.jsonl")
